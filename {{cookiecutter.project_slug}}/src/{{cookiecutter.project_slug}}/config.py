@@ -1,0 +1,170 @@
+"""Every setting, read from the environment (and `.env`) and validated once, at start-up."""
+
+import json
+from functools import lru_cache
+from typing import Annotated, Literal, Self
+
+from pydantic import EmailStr, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# Values that show up in tutorials and example files; a key equal to one of them is public.
+PLACEHOLDER_SECRETS = frozenset(
+    {
+        "changeme",
+        "change-me",
+        "change_me",
+        "changethis",
+        "secret",
+        "secret-key",
+        "secret_key",
+        "your-secret-key",
+        "your_secret_key",
+        "supersecret",
+        "mysecret",
+        "password",
+    }
+)
+MIN_SECRET_KEY_LENGTH = 32
+
+CommaList = Annotated[list[str], NoDecode]
+
+
+def _split_list(value: object) -> object:
+    """Accept a JSON list or a comma-separated string, as the README promises."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if not text:
+        return []
+    if text.startswith("["):
+        return json.loads(text)
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+        # A rejected SECRET_KEY must not be echoed into a start-up log.
+        hide_input_in_errors=True,
+    )
+
+    SECRET_KEY: SecretStr
+    ENVIRONMENT: Literal["development", "production"] = "development"
+    DEBUG: bool = False
+    PROJECT_NAME: str = "{{ cookiecutter.project_name }}"
+
+{%- if cookiecutter.database == "postgresql" %}
+    DATABASE_URL: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/{{ cookiecutter.project_slug }}"
+{%- else %}
+    DATABASE_URL: str = "sqlite+aiosqlite:///./{{ cookiecutter.project_slug }}.db"
+{%- endif %}
+    REDIS_URL: str = ""
+
+    CORS_ORIGINS: CommaList = []
+    CORS_ALLOW_CREDENTIALS: bool = True
+    ALLOWED_HOSTS: CommaList = ["localhost", "127.0.0.1", "[::1]"]
+    TRUSTED_PROXIES: CommaList = []
+
+    ACCESS_TOKEN_EXPIRE_MINUTES: int = Field(default=15, ge=1, le=24 * 60)
+    REFRESH_TOKEN_EXPIRE_DAYS: int = Field(default=7, ge=1, le=90)
+    JWT_ISSUER: str = "{{ cookiecutter.project_slug }}"
+    JWT_AUDIENCE: str = "{{ cookiecutter.project_slug }}-api"
+
+    HOST: str = "127.0.0.1"
+    PORT: int = Field(default=8000, ge=1, le=65535)
+
+    RATE_LIMIT_LOGIN: str = "5/minute"
+    RATE_LIMIT_DEFAULT: str = "100/minute"
+
+    DOCS_USERNAME: str = "docs"
+    DOCS_PASSWORD: SecretStr | None = None
+
+    FIRST_ADMIN_USERNAME: str = "admin"
+    FIRST_ADMIN_EMAIL: EmailStr | None = None
+    FIRST_ADMIN_PASSWORD: SecretStr | None = None
+
+    SMTP_HOST: str = ""
+    SMTP_PORT: int = Field(default=587, ge=1, le=65535)
+    SMTP_USER: str = ""
+    SMTP_PASSWORD: SecretStr | None = None
+    SMTP_TLS: bool = True
+    EMAIL_FROM: str = "no-reply@localhost"
+    FRONTEND_URL: str = "http://localhost:3000"
+
+    MAX_BODY_BYTES: int = Field(default=1024 * 1024, ge=1024)
+
+    # RFC 9106's second recommended Argon2id profile: 3 passes over 64 MiB, 4 lanes.
+    ARGON2_TIME_COST: int = Field(default=3, ge=1)
+    ARGON2_MEMORY_COST: int = Field(default=64 * 1024, ge=8)
+    ARGON2_PARALLELISM: int = Field(default=4, ge=1)
+    # Each running hash holds ARGON2_MEMORY_COST KiB; this bounds the total.
+    PASSWORD_HASH_WORKERS: int = Field(default=2, ge=1, le=64)
+
+    LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    _split_lists = field_validator(
+        "CORS_ORIGINS", "ALLOWED_HOSTS", "TRUSTED_PROXIES", mode="before"
+    )(_split_list)
+
+    @field_validator(
+        "DOCS_PASSWORD", "FIRST_ADMIN_EMAIL", "FIRST_ADMIN_PASSWORD", "SMTP_PASSWORD", mode="before"
+    )
+    @classmethod
+    def _empty_means_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("SECRET_KEY")
+    @classmethod
+    def _secret_key_is_strong(cls, value: SecretStr) -> SecretStr:
+        key = value.get_secret_value()
+        if key.strip().lower() in PLACEHOLDER_SECRETS:
+            raise ValueError("SECRET_KEY is a well-known placeholder; generate a random one")
+        if len(key) < MIN_SECRET_KEY_LENGTH:
+            raise ValueError(f"SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters")
+        return value
+
+    @field_validator("CORS_ORIGINS")
+    @classmethod
+    def _origins_are_exact(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            if origin == "null":
+                raise ValueError("CORS_ORIGINS must not contain 'null' (any sandboxed page sends it)")
+            if origin != "*" and not origin.startswith(("http://", "https://")):
+                raise ValueError(f"CORS_ORIGINS entry {origin!r} is not an http(s) origin")
+            if origin != "*" and origin.rstrip("/").count("/") > 2:
+                raise ValueError(f"CORS_ORIGINS entry {origin!r} must be an origin, without a path")
+        return [origin.rstrip("/") for origin in origins]
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_combinations(self) -> Self:
+        if "*" in self.CORS_ORIGINS and self.CORS_ALLOW_CREDENTIALS:
+            raise ValueError(
+                "CORS_ORIGINS='*' together with CORS_ALLOW_CREDENTIALS lets any site act as "
+                "the logged-in user; list exact origins"
+            )
+        if self.is_production and self.DEBUG:
+            raise ValueError("DEBUG must be off when ENVIRONMENT=production")
+        if bool(self.FIRST_ADMIN_EMAIL) != bool(self.FIRST_ADMIN_PASSWORD):
+            raise ValueError("FIRST_ADMIN_EMAIL and FIRST_ADMIN_PASSWORD must be set together")
+        for name in ("FIRST_ADMIN_PASSWORD", "DOCS_PASSWORD"):
+            secret: SecretStr | None = getattr(self, name)
+            if secret is not None and secret.get_secret_value().lower() in PLACEHOLDER_SECRETS:
+                raise ValueError(f"{name} is a well-known placeholder; set a random one")
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.ENVIRONMENT == "production"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.DATABASE_URL.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    # Settings come from the environment, which mypy cannot see.
+    return Settings()  # type: ignore[call-arg]

@@ -1,0 +1,90 @@
+"""The application factory: everything an app instance needs, built once."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+from . import health
+from .admin.router import router as admin_router
+from .auth.router import router as auth_router
+from .bootstrap import ensure_first_admin
+from .config import Settings, get_settings
+from .db import create_engine, create_sessionmaker
+from .errors import AppError, handle_app_error
+from .items.router import router as items_router
+from .migrate import migrate
+from .security.passwords import PasswordHasher
+from .security.tokens import TokenCodec
+from .state import Services
+from .users.router import router as users_router
+
+API_PREFIX = "/api/v1"
+
+
+def create_services(settings: Settings) -> Services:
+    engine = create_engine(settings.DATABASE_URL)
+    return Services(
+        settings=settings,
+        engine=engine,
+        sessionmaker=create_sessionmaker(engine),
+        hasher=PasswordHasher(
+            time_cost=settings.ARGON2_TIME_COST,
+            memory_cost=settings.ARGON2_MEMORY_COST,
+            parallelism=settings.ARGON2_PARALLELISM,
+            max_workers=settings.PASSWORD_HASH_WORKERS,
+        ),
+        tokens=TokenCodec(
+            secret_key=settings.SECRET_KEY.get_secret_value(),
+            issuer=settings.JWT_ISSUER,
+            audience=settings.JWT_AUDIENCE,
+        ),
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    services = create_services(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if settings.is_sqlite:
+            # Nothing else would create the file's schema; a server migrates explicitly.
+            await migrate(services.engine)
+        await ensure_first_admin(settings, services.sessionmaker, services.hasher)
+        try:
+            yield
+        finally:
+            await services.engine.dispose()
+            services.hasher.close()
+
+    app = FastAPI(
+        title=settings.PROJECT_NAME,
+        version="0.1.0",
+        debug=settings.DEBUG,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.services = services
+    app.add_exception_handler(AppError, handle_app_error)
+
+    api = APIRouter(prefix=API_PREFIX)
+    for router in (health.router, auth_router, users_router, admin_router, items_router):
+        api.include_router(router)
+    app.include_router(api)
+
+    if settings.CORS_ORIGINS:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.CORS_ORIGINS,
+            allow_credentials=settings.CORS_ALLOW_CREDENTIALS,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Request-ID"],
+            max_age=600,
+        )
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.ALLOWED_HOSTS)
+    return app

@@ -1,0 +1,35 @@
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Description = Annotated[str, StringConstraints(max_length=2000)]
+
+
+class ItemCreate(BaseModel):
+    title: Title
+    description: Description | None = None
+
+
+class ItemUpdate(BaseModel):
+    title: Title | None = None
+    description: Description | None = None
+
+
+class ItemPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    title: str
+    description: str | None
+    owner_id: uuid.UUID
+    created_at: datetime
+
+
+class ItemPage(BaseModel):
+    items: list[ItemPublic]
+    total: int
+    limit: int
+    offset: int

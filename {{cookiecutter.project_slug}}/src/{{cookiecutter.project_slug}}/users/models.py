@@ -1,0 +1,53 @@
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, String, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..db import Base, UTCDateTime, utcnow
+from ..security.scopes import Role
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    # Stored lower-cased, which makes the unique constraints case-insensitive.
+    username: Mapped[str] = mapped_column(String(32), unique=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    full_name: Mapped[str | None] = mapped_column(String(128))
+    hashed_password: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(String(16), default=Role.USER)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class UserSession(Base):
+    """One login: the access tokens and the refresh-token family it issues share its id."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    # Scopes granted at login; refreshed tokens never get more.
+    scope: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RefreshToken(Base):
+    __tablename__ = "refresh_tokens"
+
+    # SHA-256 of the opaque token: a stolen database row cannot be replayed.
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("user_sessions.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,67 @@
+import uuid
+from datetime import datetime
+from typing import Annotated, Self
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
+
+from ..security.passwords import password_problem
+from ..security.scopes import Role
+
+Username = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-zA-Z0-9_.-]{3,32}$"),
+]
+FullName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+# Length is checked by password_problem, which names the rule; this only bounds the input.
+Password = Annotated[str, Field(max_length=4096)]
+
+
+class UserCreate(BaseModel):
+    username: Username
+    email: EmailStr
+    password: Password
+    full_name: FullName | None = None
+
+    @model_validator(mode="after")
+    def _password_is_acceptable(self) -> Self:
+        problem = password_problem(self.password, username=self.username, email=self.email)
+        if problem:
+            raise ValueError(problem)
+        return self
+
+
+class UserPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    username: str
+    email: str
+    full_name: str | None
+    role: Role
+    is_active: bool
+    email_verified: bool
+    created_at: datetime
+
+
+class UserUpdateMe(BaseModel):
+    """What a user may change about themselves; role and state are not on this list."""
+
+    email: EmailStr | None = None
+    full_name: FullName | None = None
+
+
+class PasswordChange(BaseModel):
+    current_password: Password
+    new_password: Password
+
+
+class AdminUserUpdate(BaseModel):
+    role: Role | None = None
+    is_active: bool | None = None
+
+
+class UserPage(BaseModel):
+    items: list[UserPublic]
+    total: int
+    limit: int
+    offset: int

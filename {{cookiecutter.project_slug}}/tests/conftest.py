@@ -1,0 +1,177 @@
+"""Shared fixtures: a real database per test, the app with its lifespan, users, logins."""
+
+import asyncio
+{%- if cookiecutter.database == "sqlite" %}
+import shutil
+{%- endif %}
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from httpx import ASGITransport, AsyncClient
+{%- if cookiecutter.database == "postgresql" %}
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+{%- endif %}
+
+from {{ cookiecutter.project_slug }}.config import Settings
+from {{ cookiecutter.project_slug }}.db import create_engine
+from {{ cookiecutter.project_slug }}.factory import create_app
+from {{ cookiecutter.project_slug }}.migrate import migrate
+from {{ cookiecutter.project_slug }}.security.scopes import Role
+from {{ cookiecutter.project_slug }}.state import Services
+from {{ cookiecutter.project_slug }}.users.models import User
+from {{ cookiecutter.project_slug }}.users.schemas import UserCreate
+from {{ cookiecutter.project_slug }}.users.service import create_user
+
+TEST_SECRET_KEY = "test-" + "k" * 59
+PASSWORD = "correct horse battery staple"
+BASE_URL = "http://localhost"
+
+
+def make_settings(database_url: str, **overrides: Any) -> Settings:
+    """Settings for tests: never read from `.env`, and cheap Argon2 parameters."""
+    values: dict[str, Any] = {
+        "SECRET_KEY": TEST_SECRET_KEY,
+        "DATABASE_URL": database_url,
+        "ARGON2_TIME_COST": 1,
+        "ARGON2_MEMORY_COST": 1024,
+        "ARGON2_PARALLELISM": 1,
+        **overrides,
+    }
+    return Settings(_env_file=None, **values)
+
+{% if cookiecutter.database == "postgresql" %}
+SERVER_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+TABLES = ("items", "refresh_tokens", "user_sessions", "users")
+
+
+async def _run_on_server(statement: str) -> None:
+    engine = create_async_engine(SERVER_URL, isolation_level="AUTOCOMMIT")
+    async with engine.connect() as connection:
+        await connection.execute(text(statement))
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Any:
+    """A database of this test run's own on the local server, migrated once, dropped after."""
+    name = f"{{ cookiecutter.project_slug }}_test_{uuid.uuid4().hex[:12]}"
+    url = SERVER_URL.rsplit("/", 1)[0] + f"/{name}"
+    asyncio.run(_run_on_server(f'CREATE DATABASE "{name}"'))
+
+    async def _migrate() -> None:
+        engine = create_engine(url)
+        await migrate(engine)
+        await engine.dispose()
+
+    asyncio.run(_migrate())
+    yield url
+    asyncio.run(_run_on_server(f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+async def db_url(database_url: str) -> AsyncIterator[str]:
+    yield database_url
+    engine = create_engine(database_url)
+    async with engine.begin() as connection:
+        await connection.execute(text(f"TRUNCATE {', '.join(TABLES)} CASCADE"))
+    await engine.dispose()
+{% else %}
+@pytest.fixture(scope="session")
+def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once; each test gets a copy."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+
+    async def _migrate() -> None:
+        engine = create_engine(f"sqlite+aiosqlite:///{path}")
+        await migrate(engine)
+        await engine.dispose()
+
+    asyncio.run(_migrate())
+    return path
+
+
+@pytest.fixture
+def db_url(migrated_database: Path, tmp_path: Path) -> str:
+    path = tmp_path / "app.db"
+    shutil.copyfile(migrated_database, path)
+    return f"sqlite+aiosqlite:///{path}"
+{% endif %}
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    """Override in a test module to change settings for its app."""
+    return {}
+
+
+@pytest.fixture
+def settings(db_url: str, settings_overrides: dict[str, Any]) -> Settings:
+    return make_settings(db_url, **settings_overrides)
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[Any]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+def services(app: Any) -> Services:
+    result: Services = app.state.services
+    return result
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[AsyncClient]:
+    async with AsyncClient(transport=ASGITransport(app=app), base_url=BASE_URL) as http:
+        yield http
+
+
+UserFactory = Callable[..., Awaitable[User]]
+
+
+@pytest.fixture
+def make_user(services: Services) -> UserFactory:
+    async def _make_user(
+        role: Role = Role.USER, *, username: str | None = None, password: str = PASSWORD
+    ) -> User:
+        name = username or f"{role.value}-{uuid.uuid4().hex[:8]}"
+        data = UserCreate(username=name, email=f"{name}@example.com", password=password)
+        async with services.sessionmaker() as session:
+            return await create_user(session, services.hasher, data, role=role)
+
+    return _make_user
+
+
+async def login(
+    client: AsyncClient, username: str, password: str = PASSWORD, scope: str | None = None
+) -> dict[str, Any]:
+    form = {"username": username, "password": password}
+    if scope is not None:
+        form["scope"] = scope
+    response = await client.post("/api/v1/auth/token", data=form)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def bearer(tokens: dict[str, Any]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+
+AuthHeaders = Callable[..., Awaitable[dict[str, str]]]
+
+
+@pytest.fixture
+def auth_headers(client: AsyncClient, make_user: UserFactory) -> AuthHeaders:
+    """Headers of a freshly created and logged-in user of the given role."""
+
+    async def _auth_headers(role: Role = Role.USER, scope: str | None = None) -> dict[str, str]:
+        user = await make_user(role)
+        return bearer(await login(client, user.username, scope=scope))
+
+    return _auth_headers
