@@ -33,9 +33,7 @@ async def ensure_first_admin(
             password=settings.FIRST_ADMIN_PASSWORD.get_secret_value(),
         )
         try:
-            user = await create_user(
-                session, hasher, data, role=Role.ADMIN, email_verified=True
-            )
+            user = await create_user(session, hasher, data, role=Role.ADMIN, email_verified=True)
         except ConflictError:
             logger.warning(
                 "first admin not created: username or email %s is taken by a non-admin",

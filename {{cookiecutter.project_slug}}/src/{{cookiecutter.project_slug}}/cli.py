@@ -37,9 +37,7 @@ async def _create_user(settings: Settings, data: UserCreate, role: Role) -> str:
         if settings.is_sqlite:
             await migrate(services.engine)
         async with services.sessionmaker() as session:
-            user = await create_user(
-                session, services.hasher, data, role=role, email_verified=True
-            )
+            user = await create_user(session, services.hasher, data, role=role, email_verified=True)
         return str(user.id)
     finally:
         await services.engine.dispose()

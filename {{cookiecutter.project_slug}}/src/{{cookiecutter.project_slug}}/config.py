@@ -166,5 +166,4 @@ class Settings(BaseSettings):
 
 @lru_cache
 def get_settings() -> Settings:
-    # Settings come from the environment, which mypy cannot see.
-    return Settings()  # type: ignore[call-arg]
+    return Settings()

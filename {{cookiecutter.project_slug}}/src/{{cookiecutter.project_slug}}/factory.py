@@ -50,11 +50,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        if settings.is_sqlite:
-            # Nothing else would create the file's schema; a server migrates explicitly.
-            await migrate(services.engine)
-        await ensure_first_admin(settings, services.sessionmaker, services.hasher)
         try:
+            if settings.is_sqlite:
+                # Nothing else would create the file's schema; a server migrates explicitly.
+                await migrate(services.engine)
+            await ensure_first_admin(settings, services.sessionmaker, services.hasher)
             yield
         finally:
             await services.engine.dispose()

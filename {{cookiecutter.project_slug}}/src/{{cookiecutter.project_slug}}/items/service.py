@@ -13,7 +13,7 @@ from .models import Item
 from .schemas import ItemCreate, ItemUpdate
 
 
-def _visible_to(user: User, statement: Select[tuple[Item]]) -> Select[tuple[Item]]:
+def _visible_to(user: User, statement: Select[Item]) -> Select[Item]:
     if user.role == Role.ADMIN:
         return statement
     return statement.where(Item.owner_id == user.id)
@@ -26,9 +26,7 @@ async def create_item(session: AsyncSession, owner: User, data: ItemCreate) -> I
     return item
 
 
-async def list_items(
-    session: AsyncSession, user: User, page: PageParams
-) -> tuple[list[Item], int]:
+async def list_items(session: AsyncSession, user: User, page: PageParams) -> tuple[list[Item], int]:
     visible = _visible_to(user, select(Item))
     total = await session.scalar(select(func.count()).select_from(visible.subquery())) or 0
     rows = await session.scalars(

@@ -44,12 +44,15 @@ class PasswordHasher:
         """
         loop = asyncio.get_running_loop()
         target = hashed if hashed is not None else self._dummy_hash
-        ok, new_hash = await loop.run_in_executor(self._executor, self._verify_sync, password, target)
+        ok, new_hash = await loop.run_in_executor(
+            self._executor, self._verify_sync, password, target
+        )
         return (ok and hashed is not None), new_hash
 
     def _verify_sync(self, password: str, hashed: str) -> tuple[bool, str | None]:
         try:
-            return self._context.verify_and_update(password, hashed)
+            ok, new_hash = self._context.verify_and_update(password, hashed)
+            return bool(ok), new_hash
         except ValueError:
             # bcrypt refuses secrets over 72 bytes; such a password cannot match its hash.
             return False, None

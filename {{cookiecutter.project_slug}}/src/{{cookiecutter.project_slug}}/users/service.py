@@ -51,7 +51,9 @@ async def _ensure_available(
 async def find_by_login(session: AsyncSession, login: str) -> User | None:
     """The user whose username or email is `login`, ignoring case."""
     name = login.strip().lower()
-    result = await session.scalars(select(User).where(or_(User.username == name, User.email == name)))
+    result = await session.scalars(
+        select(User).where(or_(User.username == name, User.email == name))
+    )
     return result.first()
 
 
