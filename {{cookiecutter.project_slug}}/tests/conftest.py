@@ -1,12 +1,17 @@
 """Shared fixtures: a real database per test, the app with its lifespan, users, logins."""
 
 import asyncio
+import io
+import json
+import logging
 {%- if cookiecutter.database == "sqlite" %}
 import shutil
 {%- endif %}
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+{%- if cookiecutter.database == "sqlite" %}
 from pathlib import Path
+{%- endif %}
 from typing import Any
 
 import pytest
@@ -19,6 +24,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from {{ cookiecutter.project_slug }}.config import Settings
 from {{ cookiecutter.project_slug }}.db import create_engine
 from {{ cookiecutter.project_slug }}.factory import create_app
+from {{ cookiecutter.project_slug }}.log import JsonFormatter, RedactingFilter, RequestIdFilter
 from {{ cookiecutter.project_slug }}.migrate import migrate
 from {{ cookiecutter.project_slug }}.security.scopes import Role
 from {{ cookiecutter.project_slug }}.state import Services
@@ -39,6 +45,9 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "ARGON2_TIME_COST": 1,
         "ARGON2_MEMORY_COST": 1024,
         "ARGON2_PARALLELISM": 1,
+        # Tests log in often; the rate-limit tests set tight limits of their own.
+        "RATE_LIMIT_LOGIN": "1000/minute",
+        "RATE_LIMIT_DEFAULT": "1000/minute",
         **overrides,
     }
     return Settings(_env_file=None, **values)
@@ -175,3 +184,36 @@ def auth_headers(client: AsyncClient, make_user: UserFactory) -> AuthHeaders:
         return bearer(await login(client, user.username, scope=scope))
 
     return _auth_headers
+
+
+class CapturedLogs:
+    """What the app logged during a test, through its real filters and JSON format."""
+
+    def __init__(self) -> None:
+        self.stream = io.StringIO()
+
+    @property
+    def text(self) -> str:
+        return self.stream.getvalue()
+
+    def lines(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.text.splitlines()]
+
+    def events(self, name: str) -> list[dict[str, Any]]:
+        return [line for line in self.lines() if line.get("event") == name]
+
+
+@pytest.fixture
+def logs() -> Iterator[CapturedLogs]:
+    captured = CapturedLogs()
+    handler = logging.StreamHandler(captured.stream)
+    handler.addFilter(RequestIdFilter())
+    handler.addFilter(RedactingFilter())
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    previous_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    yield captured
+    root.removeHandler(handler)
+    root.setLevel(previous_level)

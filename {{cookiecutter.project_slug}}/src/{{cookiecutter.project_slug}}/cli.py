@@ -22,12 +22,13 @@ def serve(settings: Settings) -> None:
         "{{ cookiecutter.project_slug }}.main:app",
         host=settings.HOST,
         port=settings.PORT,
-        # X-Forwarded-* is believed only from TRUSTED_PROXIES; uvicorn's own default
-        # would believe it from 127.0.0.1.
-        proxy_headers=bool(settings.TRUSTED_PROXIES),
-        forwarded_allow_ips=",".join(settings.TRUSTED_PROXIES) or None,
+        # The app believes X-Forwarded-* from TRUSTED_PROXIES only; uvicorn's own
+        # handling would believe it from 127.0.0.1 whatever the settings say.
+        proxy_headers=False,
         server_header=False,
-        log_level=settings.LOG_LEVEL.lower(),
+        # main.py configures logging; uvicorn's access line is replaced by the app's.
+        log_config=None,
+        access_log=False,
     )
 
 
@@ -46,7 +47,7 @@ async def _create_user(settings: Settings, data: UserCreate, role: Role) -> str:
 
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:
-        return sys.stdin.readline().rstrip("\n")
+        return sys.stdin.readline().rstrip("\r\n")
     password = getpass.getpass("Password: ")
     if password != getpass.getpass("Repeat password: "):
         raise SystemExit("error: the passwords do not match")

@@ -1,11 +1,15 @@
 """Every setting, read from the environment (and `.env`) and validated once, at start-up."""
 
+import ipaddress
 import json
 from functools import lru_cache
 from typing import Annotated, Literal, Self
+from urllib.parse import urlsplit
 
 from pydantic import EmailStr, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from .security.rate_limit import parse_limit
 
 # Values that show up in tutorials and example files; a key equal to one of them is public.
 PLACEHOLDER_SECRETS = frozenset(
@@ -104,6 +108,7 @@ class Settings(BaseSettings):
     PASSWORD_HASH_WORKERS: int = Field(default=2, ge=1, le=64)
 
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    LOG_FORMAT: Literal["json", "console"] = "json"
 
     _split_lists = field_validator(
         "CORS_ORIGINS", "ALLOWED_HOSTS", "TRUSTED_PROXIES", mode="before"
@@ -115,6 +120,22 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_means_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("RATE_LIMIT_LOGIN", "RATE_LIMIT_DEFAULT")
+    @classmethod
+    def _rate_limit_parses(cls, value: str) -> str:
+        parse_limit(value)
+        return value
+
+    @field_validator("TRUSTED_PROXIES")
+    @classmethod
+    def _proxies_are_addresses(cls, proxies: list[str]) -> list[str]:
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{proxy!r} is not an IP address or network") from exc
+        return proxies
 
     @field_validator("SECRET_KEY")
     @classmethod
@@ -129,14 +150,22 @@ class Settings(BaseSettings):
     @field_validator("CORS_ORIGINS")
     @classmethod
     def _origins_are_exact(cls, origins: list[str]) -> list[str]:
+        exact = []
         for origin in origins:
+            if origin == "*":
+                exact.append(origin)
+                continue
             if origin == "null":
-                raise ValueError("CORS_ORIGINS must not contain 'null' (any sandboxed page sends it)")
-            if origin != "*" and not origin.startswith(("http://", "https://")):
+                raise ValueError(
+                    "CORS_ORIGINS must not contain 'null' (any sandboxed page sends it)"
+                )
+            parts = urlsplit(origin.rstrip("/"))
+            if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise ValueError(f"CORS_ORIGINS entry {origin!r} is not an http(s) origin")
-            if origin != "*" and origin.rstrip("/").count("/") > 2:
-                raise ValueError(f"CORS_ORIGINS entry {origin!r} must be an origin, without a path")
-        return [origin.rstrip("/") for origin in origins]
+            if parts.path or parts.query or parts.fragment or parts.username:
+                raise ValueError(f"CORS_ORIGINS entry {origin!r} must be a bare origin")
+            exact.append(f"{parts.scheme}://{parts.netloc}")
+        return exact
 
     @model_validator(mode="after")
     def _refuse_unsafe_combinations(self) -> Self:
@@ -151,7 +180,10 @@ class Settings(BaseSettings):
             raise ValueError("FIRST_ADMIN_EMAIL and FIRST_ADMIN_PASSWORD must be set together")
         for name in ("FIRST_ADMIN_PASSWORD", "DOCS_PASSWORD"):
             secret: SecretStr | None = getattr(self, name)
-            if secret is not None and secret.get_secret_value().lower() in PLACEHOLDER_SECRETS:
+            if (
+                secret is not None
+                and secret.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS
+            ):
                 raise ValueError(f"{name} is a well-known placeholder; set a random one")
         return self
 

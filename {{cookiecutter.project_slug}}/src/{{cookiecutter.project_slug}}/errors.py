@@ -1,11 +1,17 @@
 """Errors the services raise; one handler turns each into `{"detail": ...}` with its status."""
 
+from typing import cast
+
 from fastapi import Request
 from fastapi.responses import JSONResponse
+
+from .security.events import security_event
+from .security.rate_limit import RateLimitedError
 
 
 class AppError(Exception):
     status_code = 400
+    headers: dict[str, str] | None = None
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
@@ -24,6 +30,24 @@ class UnprocessableError(AppError):
     status_code = 422
 
 
+class InvalidCredentialsError(AppError):
+    status_code = 401
+    headers = {"WWW-Authenticate": "Bearer"}  # noqa: RUF012 - read-only class constant
+
+
 async def handle_app_error(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, AppError)  # noqa: S101 - registered for AppError only
-    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+    error = cast(AppError, exc)  # registered for AppError only
+    return JSONResponse(
+        {"detail": error.detail}, status_code=error.status_code, headers=error.headers
+    )
+
+
+async def handle_rate_limited(request: Request, exc: Exception) -> JSONResponse:
+    limited = cast(RateLimitedError, exc)  # registered for RateLimitedError only
+    client = request.client.host if request.client else "unknown"
+    security_event("rate_limited", path=request.url.path, client=client, limit=str(limited.limit))
+    return JSONResponse(
+        {"detail": f"Too many requests; retry in {limited.retry_after} seconds"},
+        status_code=429,
+        headers={"Retry-After": str(limited.retry_after)},
+    )

@@ -3,9 +3,9 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from starlette.middleware.cors import CORSMiddleware
-from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.middleware.httpsredirect import HTTPSRedirectMiddleware
 
 from . import health
 from .admin.router import router as admin_router
@@ -13,15 +13,23 @@ from .auth.router import router as auth_router
 from .bootstrap import ensure_first_admin
 from .config import Settings, get_settings
 from .db import create_engine, create_sessionmaker
-from .errors import AppError, handle_app_error
+from .errors import AppError, handle_app_error, handle_rate_limited
 from .items.router import router as items_router
+from .middleware.body_limit import BodyLimitMiddleware
+from .middleware.proxy_headers import TrustedProxyMiddleware
+from .middleware.request_context import RequestContextMiddleware
+from .middleware.security_headers import SecurityHeadersMiddleware
+from .middleware.trusted_host import TrustedHostMiddleware
 from .migrate import migrate
 from .security.passwords import PasswordHasher
+from .security.rate_limit import RateLimitedError, RateLimiter
+from .security.throttling import limit_by_caller
 from .security.tokens import TokenCodec
 from .state import Services
 from .users.router import router as users_router
 
 API_PREFIX = "/api/v1"
+DOCS_PATHS = ("/docs", "/redoc", "/openapi.json")
 
 
 def create_services(settings: Settings) -> Services:
@@ -41,7 +49,18 @@ def create_services(settings: Settings) -> Services:
             issuer=settings.JWT_ISSUER,
             audience=settings.JWT_AUDIENCE,
         ),
+        limiter=RateLimiter(
+            rate_limit_storage_uri(settings),
+            login=settings.RATE_LIMIT_LOGIN,
+            default=settings.RATE_LIMIT_DEFAULT,
+        ),
     )
+
+
+def rate_limit_storage_uri(settings: Settings) -> str:
+    if settings.REDIS_URL:
+        return "async+" + settings.REDIS_URL
+    return "async+memory://"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -71,12 +90,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.services = services
     app.add_exception_handler(AppError, handle_app_error)
+    app.add_exception_handler(RateLimitedError, handle_rate_limited)
 
     api = APIRouter(prefix=API_PREFIX)
-    for router in (health.router, auth_router, users_router, admin_router, items_router):
-        api.include_router(router)
+    api.include_router(health.router)
+    # /auth sets its own limits: RATE_LIMIT_LOGIN on the endpoints that take no token.
+    api.include_router(auth_router)
+    for router in (users_router, admin_router, items_router):
+        api.include_router(router, dependencies=[Depends(limit_by_caller)])
     app.include_router(api)
+    add_middleware(app, settings)
+    return app
 
+
+def add_middleware(app: FastAPI, settings: Settings) -> None:
+    """The middleware stack; the last added runs first on the way in."""
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.MAX_BODY_BYTES)
     if settings.CORS_ORIGINS:
         app.add_middleware(
             CORSMiddleware,
@@ -84,7 +113,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_credentials=settings.CORS_ALLOW_CREDENTIALS,
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Retry-After"],
             max_age=600,
         )
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.ALLOWED_HOSTS)
-    return app
+    if settings.is_production:
+        app.add_middleware(HTTPSRedirectMiddleware)
+    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(
+        SecurityHeadersMiddleware, hsts=settings.is_production, docs_prefixes=DOCS_PATHS
+    )
+    app.add_middleware(TrustedProxyMiddleware, trusted_proxies=settings.TRUSTED_PROXIES)

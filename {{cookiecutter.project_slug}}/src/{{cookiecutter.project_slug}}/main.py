@@ -1,5 +1,9 @@
 """The ASGI application, configured from the environment: `uvicorn {{ cookiecutter.project_slug }}.main:app`."""
 
+from .config import get_settings
 from .factory import create_app
+from .log import configure_logging
 
-app = create_app()
+settings = get_settings()
+configure_logging(settings.LOG_LEVEL, settings.LOG_FORMAT)
+app = create_app(settings)

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from .config import Settings
 from .security.passwords import PasswordHasher
+from .security.rate_limit import RateLimiter
 from .security.tokens import TokenCodec
 
 
@@ -19,6 +20,7 @@ class Services:
     sessionmaker: async_sessionmaker[AsyncSession]
     hasher: PasswordHasher
     tokens: TokenCodec
+    limiter: RateLimiter
 
 
 async def get_services(request: Request) -> Services:

@@ -10,21 +10,29 @@ import uuid
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Security, status
+from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import OAuth2PasswordBearer, SecurityScopes
 from sqlalchemy import select
 
 from ..db import utcnow
+from ..security.events import security_event
+from ..security.rate_limit import parse_limit
 from ..security.scopes import ROLE_SCOPES, SCOPE_DESCRIPTIONS, Role
+from ..security.throttling import client_address
 from ..security.tokens import InvalidTokenError
-from ..state import ServicesDep, SessionDep
+from ..state import Services, ServicesDep, SessionDep
 from ..users.models import User, UserSession
 
-TOKEN_URL = "/api/v1/auth/token"  # noqa: S105 - a path, not a secret
+# A path, not a secret.
+TOKEN_URL = "/api/v1/auth/token"  # noqa: S105  # nosec B105
 
 oauth2_scheme = OAuth2PasswordBearer(
     tokenUrl=TOKEN_URL, scopes=SCOPE_DESCRIPTIONS, auto_error=False
 )
+
+
+# More admin-route denials than this from one address is worth a security event.
+ADMIN_DENIALS_ALERT = parse_limit("5/10minutes")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +54,7 @@ def _unauthorized(security_scopes: SecurityScopes) -> HTTPException:
 
 
 async def get_principal(
+    request: Request,
     security_scopes: SecurityScopes,
     token: Annotated[str | None, Depends(oauth2_scheme)],
     services: ServicesDep,
@@ -70,11 +79,14 @@ async def get_principal(
     )
     if user is None:
         raise _unauthorized(security_scopes)
+    request.state.user_id = str(user.id)
     if not user.is_active:
         raise HTTPException(status_code=status.HTTP_403_FORBIDDEN, detail="Inactive user")
     scopes = claims.scopes & ROLE_SCOPES[Role(user.role)]
     missing = set(security_scopes.scopes) - scopes
     if missing:
+        if "admin" in missing:
+            await _note_admin_denial(services, user, client_address(request))
         raise HTTPException(
             status_code=status.HTTP_403_FORBIDDEN,
             detail=f"Not enough permissions: requires scope {' '.join(sorted(missing))}",
@@ -84,6 +96,12 @@ async def get_principal(
             },
         )
     return Principal(user=user, session_id=session_id, scopes=scopes)
+
+
+async def _note_admin_denial(services: Services, user: User, client: str) -> None:
+    security_event("admin_access_denied", user_id=str(user.id), client=client)
+    if not await services.limiter.count(ADMIN_DENIALS_ALERT, "admin-denials", client):
+        security_event("repeated_admin_denials", user_id=str(user.id), client=client)
 
 
 # What each route declares about its caller.

@@ -12,12 +12,47 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..config import Settings
 from ..db import utcnow
-from ..security.passwords import PasswordHasher
+from ..errors import AppError, InvalidCredentialsError
+from ..security.events import security_event
+from ..security.passwords import MAX_PASSWORD_LENGTH, PasswordHasher
 from ..security.scopes import format_scope, grant_scopes
 from ..security.tokens import TokenCodec
+from ..state import Services
 from ..users.models import RefreshToken, User, UserSession
 from ..users.service import find_by_login
 from .schemas import TokenPair
+
+# The form's fields are free text: bound them before anything is looked up or hashed.
+MAX_LOGIN_LENGTH = 254
+
+
+async def log_in(
+    session: AsyncSession,
+    services: Services,
+    *,
+    login: str,
+    password: str,
+    scopes: frozenset[str],
+    client: str,
+) -> TokenPair:
+    login_name = login.strip().lower()[:MAX_LOGIN_LENGTH]
+    limiter = services.limiter
+    # Failed logins also count per account name, so rotating addresses does not help
+    # against one account. It is a limit, not a lockout: the window passes, and a
+    # successful login costs nothing from it.
+    await limiter.check(limiter.login, "auth-account", login_name)
+    user = None
+    if len(login) <= MAX_LOGIN_LENGTH and len(password) <= MAX_PASSWORD_LENGTH:
+        user = await authenticate(session, services.hasher, login, password)
+    if user is None:
+        await limiter.count(limiter.login, "auth-account", login_name)
+        security_event("login_failed", login=login_name, client=client)
+        raise InvalidCredentialsError("Incorrect username or password")
+    if not user.is_active:
+        security_event("login_inactive", user_id=str(user.id), client=client)
+        raise AppError("Inactive user")
+    security_event("login_succeeded", user_id=str(user.id), client=client)
+    return await open_session(session, services.settings, services.tokens, user, scopes)
 
 
 async def authenticate(

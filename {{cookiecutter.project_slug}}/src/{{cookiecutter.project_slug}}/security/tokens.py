@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from jose import JWTError, jwt
 
 ALGORITHM = "HS256"
-ACCESS_TOKEN_TYPE = "access"  # noqa: S105 - a claim value, not a secret
+# A claim value, not a secret.
+ACCESS_TOKEN_TYPE = "access"  # noqa: S105  # nosec B105
 MIN_KEY_LENGTH = 32
 # Far above any token we issue; stops a megabyte "token" before any parsing.
 MAX_TOKEN_LENGTH = 4096

@@ -1,0 +1,80 @@
+"""Request ids, the access log line, and the last-resort 500.
+
+Starlette's ServerErrorMiddleware sits outside every user middleware, so its 500 would
+go out without our headers or request id. Unhandled exceptions are caught here instead:
+the client gets `{"detail": "Internal Server Error", "request_id": ...}` and the
+traceback goes to the log.
+"""
+
+import json
+import re
+import time
+import uuid
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..log import access_logger, error_logger, request_id_var
+
+_SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def _incoming_request_id(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            text = value.decode("latin-1")
+            return text if _SANE_REQUEST_ID.fullmatch(text) else None
+    return None
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        encoded_id = request_id.encode()
+        status = 500
+        started = False
+        start = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, started
+            if message["type"] == "http.response.start":
+                started = True
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", encoded_id)]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            error_logger.exception("unhandled error")
+            if started:
+                raise
+            body = json.dumps({"detail": "Internal Server Error", "request_id": request_id})
+            await send_with_id(
+                {
+                    "type": "http.response.start",
+                    "status": 500,
+                    "headers": [(b"content-type", b"application/json")],
+                }
+            )
+            await send({"type": "http.response.body", "body": body.encode()})
+        finally:
+            client = scope.get("client")
+            access_logger.info(
+                "request",
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - start) * 1000, 2),
+                    "client": client[0] if client else None,
+                    "user_id": scope.get("state", {}).get("user_id"),
+                },
+            )
+            request_id_var.reset(token)

@@ -1,0 +1,119 @@
+import logging
+from typing import Any
+
+import pytest
+from httpx import AsyncClient
+
+from {{ cookiecutter.project_slug }}.log import REDACTED, ConsoleFormatter, redact_text
+
+from .conftest import PASSWORD, CapturedLogs, UserFactory, bearer, login
+
+
+def _access_lines(logs: CapturedLogs) -> list[dict[str, Any]]:
+    return [line for line in logs.lines() if line["logger"].endswith(".access")]
+
+
+async def test_caller_request_id_is_echoed(client: AsyncClient) -> None:
+    response = await client.get("/api/v1/health", headers={"X-Request-ID": "abc-123_x.y"})
+    assert response.headers["x-request-id"] == "abc-123_x.y"
+
+
+@pytest.mark.parametrize("bad_id", [b"x" * 65, b"has space", b"semi;colon", b"\xfcber", b""])
+async def test_unsafe_request_id_is_replaced(client: AsyncClient, bad_id: bytes) -> None:
+    response = await client.get("/api/v1/health", headers=[(b"X-Request-ID", bad_id)])
+    new_id = response.headers["x-request-id"]
+    assert new_id.encode() != bad_id
+    assert len(new_id) == 32
+    assert new_id.isalnum()
+
+
+async def test_each_request_gets_its_own_id(client: AsyncClient) -> None:
+    ids = {(await client.get("/api/v1/health")).headers["x-request-id"] for _ in range(3)}
+    assert len(ids) == 3
+
+
+async def test_one_json_access_line_per_request_with_its_id(
+    client: AsyncClient, make_user: UserFactory, logs: CapturedLogs
+) -> None:
+    user = await make_user()
+    headers = bearer(await login(client, user.username))
+    response = await client.get("/api/v1/users/me", headers={**headers, "X-Request-ID": "req-1"})
+    lines = [line for line in _access_lines(logs) if line["request_id"] == "req-1"]
+    assert len(lines) == 1
+    line = lines[0]
+    assert line["method"] == "GET"
+    assert line["path"] == "/api/v1/users/me"
+    assert line["status"] == response.status_code == 200
+    assert line["client"] == "127.0.0.1"
+    assert line["user_id"] == str(user.id)
+    assert isinstance(line["duration_ms"], float)
+    assert line["time"].endswith("+00:00")
+
+
+async def test_every_line_of_a_request_carries_its_id(
+    client: AsyncClient, logs: CapturedLogs
+) -> None:
+    form = {"username": "nobody", "password": PASSWORD}
+    await client.post("/api/v1/auth/token", data=form, headers={"X-Request-ID": "req-2"})
+    failed = logs.events("login_failed")
+    assert len(failed) == 1
+    assert failed[0]["request_id"] == "req-2"
+    assert failed[0]["fields"] == {"login": "nobody", "client": "127.0.0.1"}
+
+
+async def test_no_secret_reaches_the_log(
+    client: AsyncClient, make_user: UserFactory, logs: CapturedLogs
+) -> None:
+    user = await make_user()
+    tokens = await login(client, user.username)
+    await client.get("/api/v1/users/me", headers=bearer(tokens))
+    await client.post(
+        "/api/v1/auth/token", data={"username": user.username, "password": "wrong " + PASSWORD}
+    )
+    await client.get("/api/v1/users/me", headers={"Cookie": "session=cookie-secret-value"})
+    logging.getLogger("app").info(
+        "debugging %s",
+        f"Authorization: Bearer {tokens['access_token']}",
+        extra={"password": PASSWORD, "refresh_token": tokens["refresh_token"]},
+    )
+    text = logs.text
+    assert logs.events("login_succeeded")
+    for secret in (
+        PASSWORD,
+        tokens["access_token"],
+        tokens["refresh_token"],
+        "cookie-secret-value",
+    ):
+        assert secret not in text
+    assert REDACTED in text
+
+
+async def test_crlf_in_user_input_cannot_forge_a_log_line(
+    client: AsyncClient, logs: CapturedLogs
+) -> None:
+    forged = 'x\n{"level": "INFO", "event": "login_succeeded", "forged": true}\r\n'
+    await client.post("/api/v1/auth/token", data={"username": forged, "password": PASSWORD})
+    lines = logs.lines()
+    assert not any("forged" in line for line in lines)
+    assert logs.events("login_failed")[0]["fields"]["login"].startswith("x\n{")
+
+
+def test_console_format_escapes_line_breaks() -> None:
+    record = logging.makeLogRecord({"msg": "a\nforged line\r", "levelname": "INFO"})
+    assert "\n" not in ConsoleFormatter().format(record)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Authorization: Bearer abc.def.ghi",
+        "token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl seen",
+        "password=hunter2hunter2 and more",
+        'api_key: "sk_live_0123456789abcdef0123"',
+    ],
+)
+def test_redaction_masks_secrets_inside_messages(text: str) -> None:
+    redacted = redact_text(text)
+    assert REDACTED in redacted
+    for secret in ("abc.def.ghi", "c2lnbmF0dXJl", "hunter2hunter2", "0123456789abcdef0123"):
+        assert secret not in redacted

@@ -1,0 +1,177 @@
+"""Start-up refuses settings that would make the app unsafe, without echoing secrets."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from {{ cookiecutter.project_slug }}.config import Settings
+
+from .conftest import TEST_SECRET_KEY
+
+
+@pytest.fixture(autouse=True)
+def _no_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only what a test passes counts: no variable of the caller's shell leaks in."""
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name, raising=False)
+
+
+def _settings(**values: Any) -> Settings:
+    return Settings(_env_file=None, **values)
+
+
+def _refusal(**values: Any) -> str:
+    with pytest.raises(ValidationError) as caught:
+        _settings(**values)
+    text = str(caught.value)
+    # Whatever the complaint, no secret that was given reaches the message.
+    assert TEST_SECRET_KEY not in text
+    return text
+
+
+def test_valid_settings_are_accepted() -> None:
+    settings = _settings(SECRET_KEY=TEST_SECRET_KEY)
+    assert settings.SECRET_KEY.get_secret_value() == TEST_SECRET_KEY
+    assert TEST_SECRET_KEY not in repr(settings)
+
+
+def test_missing_secret_key_is_refused_naming_it() -> None:
+    text = _refusal()
+    assert "SECRET_KEY" in text
+    assert "Field required" in text
+
+
+@pytest.mark.parametrize("key", ["", "tooShort-Qz7", "k" * 31])
+def test_short_secret_key_is_refused_without_echoing_it(key: str) -> None:
+    text = _refusal(SECRET_KEY=key)
+    assert "SECRET_KEY" in text
+    assert "at least 32 characters" in text
+    if key:
+        assert key not in text
+
+
+@pytest.mark.parametrize(
+    "key", ["changeme", "secret", "your-secret-key", "CHANGEME", " your-secret-key "]
+)
+def test_placeholder_secret_key_is_refused_without_echoing_it(key: str) -> None:
+    text = _refusal(SECRET_KEY=key)
+    assert "SECRET_KEY" in text
+    assert "placeholder" in text
+    assert key.strip() not in text
+
+
+def test_secret_key_of_32_characters_is_accepted() -> None:
+    _settings(SECRET_KEY="k" * 32)
+
+
+def test_wildcard_cors_with_credentials_is_refused() -> None:
+    text = _refusal(SECRET_KEY=TEST_SECRET_KEY, CORS_ORIGINS="*")
+    assert "CORS_ORIGINS" in text
+
+
+def test_wildcard_cors_without_credentials_is_allowed() -> None:
+    settings = _settings(SECRET_KEY=TEST_SECRET_KEY, CORS_ORIGINS="*", CORS_ALLOW_CREDENTIALS=False)
+    assert settings.CORS_ORIGINS == ["*"]
+
+
+def test_null_cors_origin_is_refused() -> None:
+    text = _refusal(SECRET_KEY=TEST_SECRET_KEY, CORS_ORIGINS="https://app.example.com,null")
+    assert "CORS_ORIGINS" in text
+    assert "'null'" in text
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "https://app.example.com/app",
+        "app.example.com",
+        "ftp://app.example.com",
+        "http://",
+        "https://app.example.com?next=1",
+        "https://app.example.com#top",
+        "https://user:pw@app.example.com",
+    ],
+)
+def test_cors_origin_that_is_not_an_exact_origin_is_refused(origin: str) -> None:
+    text = _refusal(SECRET_KEY=TEST_SECRET_KEY, CORS_ORIGINS=origin)
+    assert "CORS_ORIGINS" in text
+
+
+def test_debug_in_production_is_refused() -> None:
+    text = _refusal(SECRET_KEY=TEST_SECRET_KEY, ENVIRONMENT="production", DEBUG=True)
+    assert "DEBUG must be off when ENVIRONMENT=production" in text
+
+
+def test_first_admin_email_without_password_is_refused() -> None:
+    text = _refusal(SECRET_KEY=TEST_SECRET_KEY, FIRST_ADMIN_EMAIL="admin@example.com")
+    assert "FIRST_ADMIN_EMAIL and FIRST_ADMIN_PASSWORD must be set together" in text
+
+
+@pytest.mark.parametrize("name", ["DOCS_PASSWORD", "FIRST_ADMIN_PASSWORD"])
+def test_placeholder_credential_is_refused(name: str) -> None:
+    values: dict[str, Any] = {"SECRET_KEY": TEST_SECRET_KEY, name: "changeme"}
+    if name == "FIRST_ADMIN_PASSWORD":
+        values["FIRST_ADMIN_EMAIL"] = "admin@example.com"
+    text = _refusal(**values)
+    assert f"{name} is a well-known placeholder" in text
+    assert "changeme" not in text
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "https://app.example.com, http://localhost:3000/",
+        '["https://app.example.com", "http://localhost:3000/"]',
+    ],
+)
+def test_cors_origins_parse_from_a_comma_list_or_json_list(
+    monkeypatch: pytest.MonkeyPatch, raw: str
+) -> None:
+    monkeypatch.setenv("CORS_ORIGINS", raw)
+    settings = _settings(SECRET_KEY=TEST_SECRET_KEY)
+    assert settings.CORS_ORIGINS == ["https://app.example.com", "http://localhost:3000"]
+
+
+def test_empty_cors_origins_means_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CORS_ORIGINS", "")
+    assert _settings(SECRET_KEY=TEST_SECRET_KEY).CORS_ORIGINS == []
+
+
+def test_allowed_hosts_parse_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALLOWED_HOSTS", "api.example.com, localhost")
+    settings = _settings(SECRET_KEY=TEST_SECRET_KEY)
+    assert settings.ALLOWED_HOSTS == ["api.example.com", "localhost"]
+
+
+def test_allowed_hosts_default_to_localhost_names() -> None:
+    settings = _settings(SECRET_KEY=TEST_SECRET_KEY)
+    assert settings.ALLOWED_HOSTS == ["localhost", "127.0.0.1", "[::1]"]
+
+
+def test_secret_key_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SECRET_KEY", TEST_SECRET_KEY)
+    assert _settings().SECRET_KEY.get_secret_value() == TEST_SECRET_KEY
+
+
+def test_running_the_package_with_a_short_secret_key_exits_naming_it(tmp_path: Path) -> None:
+    bad_value = "short"
+    env = {name: value for name, value in os.environ.items() if name not in Settings.model_fields}
+    env["SECRET_KEY"] = bad_value
+    result = subprocess.run(
+        [sys.executable, "-m", "{{ cookiecutter.project_slug }}"],
+        cwd=tmp_path,  # no .env here
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
+    assert bad_value not in result.stderr
+    assert bad_value not in result.stdout
