@@ -1,0 +1,124 @@
+"""Finish a render: write .env with fresh secrets, drop unchosen files, say what next.
+
+Secrets are generated here, never asked for: cookiecutter saves every answer in
+its replay file (~/.cookiecutter_replay), and nothing secret may land there.
+This script runs inside the new project directory and never prints a secret.
+Answers arrive as in pre_gen_project.py: JSON inside a raw single-quoted literal.
+"""
+
+import json
+import os
+import secrets
+import sys
+from pathlib import Path
+
+# fmt: off
+PROJECT_SLUG: str = json.loads(r'''{{ cookiecutter.project_slug | tojson }}''')
+DATABASE: str = json.loads(r'''{{ cookiecutter.database | tojson }}''')
+USE_DOCKER: str = json.loads(r'''{{ cookiecutter.use_docker | tojson }}''')
+# fmt: on
+
+ENV_EXAMPLE = Path(".env.example")
+ENV_FILE = Path(".env")
+DOCKER_FILES = (Path("Dockerfile"), Path("compose.yaml"), Path(".dockerignore"))
+
+# Written after the example's lines when the example has no line of their own.
+SECRET_COMMENTS = {
+    "POSTGRES_PASSWORD": "# Password of the db service in compose.yaml (read by docker compose).",
+}
+
+
+def generate_secrets() -> dict[str, str]:
+    """Fresh random values for every secret setting this render needs."""
+    values = {
+        "SECRET_KEY": secrets.token_urlsafe(64),
+        "DOCS_PASSWORD": secrets.token_urlsafe(24),
+        "FIRST_ADMIN_PASSWORD": secrets.token_urlsafe(24),
+    }
+    if DATABASE == "postgresql" and USE_DOCKER == "yes":
+        values["POSTGRES_PASSWORD"] = secrets.token_urlsafe(24)
+    return values
+
+
+def fill_secrets(example: str, values: dict[str, str]) -> str:
+    """Return `example` with each `NAME=...` line of a secret set to its value.
+
+    A secret the example has no line for is appended, so every secret is in the
+    result exactly once.
+    """
+    lines = example.splitlines()
+    missing = dict(values)
+    for index, line in enumerate(lines):
+        name, separator, _ = line.partition("=")
+        if separator and name.strip() in missing:
+            lines[index] = f"{name.strip()}={missing.pop(name.strip())}"
+    for name, value in missing.items():
+        lines.extend(["", SECRET_COMMENTS.get(name, f"# {name}, generated."), f"{name}={value}"])
+    return "\n".join(lines) + "\n"
+
+
+def write_env_file() -> bool:
+    """Create .env (mode 0600) from .env.example; keep a .env that already exists.
+
+    O_EXCL makes creation atomic: the file is born with mode 0600, so its secrets
+    are never readable by others, and an existing .env (a re-render with -f) is
+    never overwritten. Returns whether a new .env was written.
+    """
+    content = fill_secrets(ENV_EXAMPLE.read_text(encoding="utf-8"), generate_secrets())
+    try:
+        descriptor = os.open(ENV_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(descriptor, "w", encoding="utf-8") as env_file:
+        env_file.write(content)
+    return True
+
+
+def remove_docker_files() -> None:
+    """Drop the container files when Docker was not chosen."""
+    if USE_DOCKER == "no":
+        for path in DOCKER_FILES:
+            path.unlink(missing_ok=True)
+
+
+def print_next_steps(env_written: bool) -> None:
+    """Tell the user what to run, naming where secrets are, never their values."""
+    if env_written:
+        env_note = ".env was written with fresh secrets (mode 0600, git-ignored; never commit it)."
+    else:
+        env_note = ".env already existed and was kept as it is."
+    steps = [
+        "",
+        f"Created {Path.cwd()}",
+        env_note,
+        "",
+        "Next steps:",
+        f"  cd {Path.cwd()}",
+        "  python -m venv .venv",
+        "  . .venv/bin/activate",
+        '  pip install -e ".[dev]"',
+        "  pytest",
+    ]
+    if DATABASE == "postgresql":
+        steps.append("  alembic upgrade head   # after creating the database named in DATABASE_URL")
+    steps += [
+        f"  python -m {PROJECT_SLUG}",
+        "",
+        "API docs: http://127.0.0.1:8000/docs",
+        "  user and password: DOCS_USERNAME and DOCS_PASSWORD in .env",
+        "Log in as the first admin: FIRST_ADMIN_USERNAME and FIRST_ADMIN_PASSWORD in .env",
+    ]
+    if USE_DOCKER == "yes":
+        steps += ["", "With Docker instead: docker compose up --build"]
+    print("\n".join(steps))
+
+
+def main() -> int:
+    env_written = write_env_file()
+    remove_docker_files()
+    print_next_steps(env_written)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""Shared by the template tests: render the template and read what it wrote."""
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from itertools import product
+from pathlib import Path
+
+import yaml
+
+TEMPLATE_DIR = Path(__file__).resolve().parents[1]
+DEFAULT_SLUG = "secure_api"
+SECRET_NAMES = ("SECRET_KEY", "DOCS_PASSWORD", "FIRST_ADMIN_PASSWORD")
+DOCKER_FILES = ("Dockerfile", "compose.yaml", ".dockerignore")
+
+# Every combination of the choice variables: (database, use_redis, use_docker).
+OPTION_MATRIX = [
+    {"database": database, "use_redis": use_redis, "use_docker": use_docker}
+    for database, use_redis, use_docker in product(
+        ("sqlite", "postgresql"), ("no", "yes"), ("yes", "no")
+    )
+]
+
+
+def matrix_id(options: dict[str, str]) -> str:
+    return "-".join(f"{name}={value}" for name, value in options.items())
+
+
+def read_env(path: Path) -> dict[str, str]:
+    """Parse a KEY=value file the way the generated project's dotenv does (no quotes)."""
+    values = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        name, separator, value = line.partition("=")
+        if separator and not name.lstrip().startswith("#"):
+            values[name.strip()] = value.strip()
+    return values
+
+
+@dataclass
+class CookiecutterRun:
+    """One run of the cookiecutter command line, in its own directories."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    output_dir: Path
+    replay_dir: Path
+    project: Path
+
+
+def write_cookiecutter_config(directory: Path) -> Path:
+    """A user config that keeps cookiecutter's replay and clone dirs under `directory`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    config = directory / "cookiecutter-config.yaml"
+    settings = {
+        "cookiecutters_dir": str(directory / "cookiecutters"),
+        "replay_dir": str(directory / "replay"),
+    }
+    config.write_text(yaml.safe_dump(settings), encoding="utf-8")
+    return config
+
+
+def run_cookiecutter(
+    workdir: Path, context: dict[str, str] | None = None, extra_args: tuple[str, ...] = ()
+) -> CookiecutterRun:
+    """Render the template with `python -m cookiecutter --no-input`, as a user would."""
+    config = write_cookiecutter_config(workdir)
+    output_dir = workdir / "out"
+    output_dir.mkdir(exist_ok=True)
+    answers = [f"{name}={value}" for name, value in (context or {}).items()]
+    command = [
+        sys.executable,
+        "-m",
+        "cookiecutter",
+        str(TEMPLATE_DIR),
+        "--no-input",
+        "--output-dir",
+        str(output_dir),
+        "--config-file",
+        str(config),
+        *extra_args,
+        *answers,
+    ]
+    environment = {**os.environ, "HOME": str(workdir)}
+    completed = subprocess.run(  # noqa: S603 - fixed command, no shell
+        command,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=environment,
+        check=False,
+    )
+    return CookiecutterRun(
+        returncode=completed.returncode,
+        stdout=completed.stdout,
+        stderr=completed.stderr,
+        output_dir=output_dir,
+        replay_dir=workdir / "replay",
+        project=output_dir / (context or {}).get("project_slug", DEFAULT_SLUG),
+    )

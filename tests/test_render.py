@@ -1,0 +1,221 @@
+"""Every combination of options renders a clean project holding only what was chosen."""
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from jinja2 import Environment, StrictUndefined, UndefinedError
+
+from helpers import (
+    DEFAULT_SLUG,
+    DOCKER_FILES,
+    OPTION_MATRIX,
+    TEMPLATE_DIR,
+    matrix_id,
+    read_env,
+)
+
+PROJECT_TEMPLATE = TEMPLATE_DIR / "{{cookiecutter.project_slug}}"
+TEMPLATE_MARKERS = ("{{", "{%", "cookiecutter")
+JINJA_EXPRESSION = re.compile(r"{{(.*?)}}", re.DOTALL)
+REQUIREMENT_NAME = re.compile(r"[A-Za-z0-9._-]+")
+
+
+def text_files(project: Path) -> dict[Path, str]:
+    """Every file of a render that decodes as UTF-8 text, binary files left out."""
+    texts = {}
+    for path in sorted(project.rglob("*")):
+        if not path.is_file():
+            continue
+        data = path.read_bytes()
+        if b"\0" in data:
+            continue
+        try:
+            texts[path] = data.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+    return texts
+
+
+def dependency_names(project: Path) -> set[str]:
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+    names = set()
+    for requirement in pyproject["project"]["dependencies"]:
+        match = REQUIREMENT_NAME.match(requirement)
+        assert match, requirement
+        names.add(match.group().lower())
+    return names
+
+
+@pytest.fixture(params=OPTION_MATRIX, ids=matrix_id)
+def render(request: pytest.FixtureRequest, bake: Any) -> tuple[Path, dict[str, str]]:
+    """A render of one option combination: (project dir, cookiecutter context)."""
+    result = bake(**request.param)
+    assert result.exception is None, result.exception
+    assert result.exit_code == 0
+    return result.project_path, result.context
+
+
+@pytest.fixture(
+    params=[options for options in OPTION_MATRIX if options["use_docker"] == "yes"],
+    ids=matrix_id,
+)
+def docker_render(request: pytest.FixtureRequest, bake: Any) -> tuple[Path, dict[str, str]]:
+    """A render with the Docker files, for each choice of stores."""
+    result = bake(**request.param)
+    assert result.exception is None, result.exception
+    return result.project_path, result.context
+
+
+def test_default_render_is_named_secure_api(bake: Any) -> None:
+    result = bake()
+
+    assert result.exception is None, result.exception
+    assert result.exit_code == 0
+    assert result.project_path.name == DEFAULT_SLUG
+    assert (result.project_path / "src" / DEFAULT_SLUG / "__init__.py").is_file()
+
+
+def test_render_has_no_template_markers(render: tuple[Path, dict[str, str]]) -> None:
+    project, _ = render
+    leftovers = [
+        f"{path.relative_to(project)}: {marker}"
+        for path, text in text_files(project).items()
+        for marker in TEMPLATE_MARKERS
+        if marker in text.lower() or marker in str(path.relative_to(project))
+    ]
+
+    assert leftovers == []
+
+
+def test_no_template_expression_renders_empty(render: tuple[Path, dict[str, str]]) -> None:
+    _, context = render
+    environment = Environment(undefined=StrictUndefined, autoescape=False)  # noqa: S701
+    empty = []
+    for path in sorted(PROJECT_TEMPLATE.rglob("*")):
+        sources = [str(path.relative_to(TEMPLATE_DIR))]
+        if path.is_file():
+            sources.append(path.read_text(encoding="utf-8", errors="replace"))
+        for source in sources:
+            for expression in JINJA_EXPRESSION.findall(source):
+                try:
+                    value = environment.from_string("{{" + expression + "}}").render(
+                        cookiecutter=context
+                    )
+                except UndefinedError:
+                    continue  # a loop variable, defined only inside its block
+                if not value.strip():
+                    empty.append(f"{path.relative_to(TEMPLATE_DIR)}: {{{{{expression}}}}}")
+
+    assert empty == []
+
+
+def test_docker_files_exist_only_when_chosen(render: tuple[Path, dict[str, str]]) -> None:
+    project, context = render
+    present = {name for name in DOCKER_FILES if (project / name).exists()}
+
+    if context["use_docker"] == "yes":
+        assert present == set(DOCKER_FILES)
+    else:
+        assert present == set()
+
+
+def test_dependencies_follow_the_chosen_stores(render: tuple[Path, dict[str, str]]) -> None:
+    project, context = render
+    names = dependency_names(project)
+
+    if context["database"] == "postgresql":
+        assert "asyncpg" in names
+        assert "aiosqlite" not in names
+    else:
+        assert "aiosqlite" in names
+        assert "asyncpg" not in names
+    assert ("redis" in names) == (context["use_redis"] == "yes")
+
+
+def test_env_example_points_at_the_chosen_stores(render: tuple[Path, dict[str, str]]) -> None:
+    project, context = render
+    example = read_env(project / ".env.example")
+
+    if context["database"] == "postgresql":
+        assert example["DATABASE_URL"].startswith("postgresql+asyncpg://")
+    else:
+        assert example["DATABASE_URL"].startswith("sqlite+aiosqlite://")
+    assert bool(example["REDIS_URL"]) == (context["use_redis"] == "yes")
+
+
+def test_compose_file_runs_the_chosen_services(
+    docker_render: tuple[Path, dict[str, str]],
+) -> None:
+    project, context = docker_render
+    compose = yaml.safe_load((project / "compose.yaml").read_text(encoding="utf-8"))
+    services = compose["services"]
+    app = services["app"]
+    expected = {"app"}
+    if context["database"] == "postgresql":
+        expected.add("db")
+    if context["use_redis"] == "yes":
+        expected.add("redis")
+
+    assert set(services) == expected
+    assert app["build"] == "."
+    assert app["env_file"] == ".env"
+    assert app["ports"] == ["127.0.0.1:8000:8000"]
+    assert app["environment"]["HOST"] == "0.0.0.0"  # noqa: S104 - inside the container
+    database_url = app["environment"]["DATABASE_URL"]
+    if context["database"] == "postgresql":
+        assert database_url.startswith("postgresql+asyncpg://postgres:${POSTGRES_PASSWORD")
+        assert database_url.endswith(f"@db:5432/{DEFAULT_SLUG}")
+        assert services["db"]["image"].startswith("postgres:16")
+        assert "ports" not in services["db"]
+        assert "alembic upgrade head" in " ".join(app["command"])
+    else:
+        assert database_url.startswith("sqlite+aiosqlite:////app/data/")
+    if context["use_redis"] == "yes":
+        assert app["environment"]["REDIS_URL"] == "redis://redis:6379/0"
+        assert "ports" not in services["redis"]
+    else:
+        assert "REDIS_URL" not in app["environment"]
+
+
+def test_dockerfile_runs_unprivileged_without_secrets(
+    docker_render: tuple[Path, dict[str, str]],
+) -> None:
+    project, _ = docker_render
+    dockerfile = (project / "Dockerfile").read_text(encoding="utf-8")
+    runtime_stage = dockerfile.rsplit("\nFROM ", 1)[1]
+    instructions = [
+        line.split(None, 1)[0] for line in runtime_stage.splitlines() if line[:1].isupper()
+    ]
+
+    assert dockerfile.count("FROM python:3.12-slim") == 2
+    assert "USER app" in runtime_stage
+    assert "HEALTHCHECK" in instructions
+    assert "/api/v1/health" in runtime_stage
+    assert f'CMD ["python", "-m", "{DEFAULT_SLUG}"]' in runtime_stage
+    assert "HOST=0.0.0.0" in runtime_stage
+    copies = [line for line in dockerfile.splitlines() if line.startswith(("COPY", "ADD"))]
+    assert not [line for line in copies if ".env" in line]
+    assert instructions.index("USER") < instructions.index("CMD")
+    assert ".env" in (project / ".dockerignore").read_text(encoding="utf-8").split()
+
+
+def test_apostrophes_in_free_text_keep_files_valid(bake: Any) -> None:
+    result = bake(
+        project_name="Bob's API",
+        project_slug="bobs_api",
+        description="It's the API's API.",
+        author_name="Ann O'Brien",
+    )
+    assert result.exception is None, result.exception
+    project = result.project_path
+
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+    assert pyproject["project"]["description"] == "It's the API's API."
+    assert pyproject["project"]["authors"][0]["name"] == "Ann O'Brien"
+    for path in project.rglob("*.py"):
+        compile(path.read_text(encoding="utf-8"), str(path), "exec")
+    yaml.safe_load((project / "compose.yaml").read_text(encoding="utf-8"))
