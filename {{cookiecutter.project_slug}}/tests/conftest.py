@@ -2,6 +2,11 @@
 
 import asyncio
 import io
+import re
+import socket
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
 import json
 import logging
 {%- if cookiecutter.database == "sqlite" %}
@@ -15,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
 from httpx import ASGITransport, AsyncClient
 {%- if cookiecutter.database == "postgresql" %}
 from sqlalchemy import text
@@ -54,7 +61,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
 
 {% if cookiecutter.database == "postgresql" %}
 SERVER_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-TABLES = ("items", "refresh_tokens", "user_sessions", "users")
+TABLES = ("action_tokens", "api_keys", "items", "refresh_tokens", "user_sessions", "users")
 
 
 async def _run_on_server(statement: str) -> None:
@@ -217,3 +224,58 @@ def logs() -> Iterator[CapturedLogs]:
     yield captured
     root.removeHandler(handler)
     root.setLevel(previous_level)
+
+
+class MailBox:
+    """Mails received by a real SMTP server on loopback (aiosmtpd)."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.port = 0
+
+    async def handle_DATA(self, _server: SMTP, _session: Session, envelope: Envelope) -> str:
+        content = envelope.original_content or b""
+        message = BytesParser(policy=policy.default).parsebytes(content)
+        assert isinstance(message, EmailMessage)
+        self.messages.append(message)
+        return "250 OK"
+
+    def texts(self) -> list[str]:
+        return [_part(message, "plain") for message in self.messages]
+
+    def link_token(self, index: int = -1) -> str:
+        """The token of the link in a mail (the last one by default)."""
+        match = re.search(r"\?token=([A-Za-z0-9_-]+)", _part(self.messages[index], "plain"))
+        assert match, "no link in the mail"
+        return match.group(1)
+
+
+def _part(message: EmailMessage, subtype: str) -> str:
+    body = message.get_body(preferencelist=(subtype,))
+    assert body is not None
+    return str(body.get_content())
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def mailbox() -> Iterator[MailBox]:
+    box = MailBox()
+    box.port = free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=box.port)
+    controller.start()
+    try:
+        yield box
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def smtp_settings(mailbox: MailBox) -> dict[str, Any]:
+    """Settings that send the app's mail to `mailbox`."""
+    return {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": mailbox.port, "SMTP_TLS": False}

@@ -1,7 +1,6 @@
 """End to end: `python -m {{ cookiecutter.project_slug }}` in a real uvicorn process, over real HTTP."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -11,22 +10,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import PASSWORD, TEST_SECRET_KEY
+from .conftest import PASSWORD, TEST_SECRET_KEY, free_port
 
 START_TIMEOUT_SECONDS = 30
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     workdir = tmp_path_factory.mktemp("server")
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "SECRET_KEY": TEST_SECRET_KEY,

@@ -74,6 +74,9 @@ class Settings(BaseSettings):
 
     ACCESS_TOKEN_EXPIRE_MINUTES: int = Field(default=15, ge=1, le=24 * 60)
     REFRESH_TOKEN_EXPIRE_DAYS: int = Field(default=7, ge=1, le=90)
+    PASSWORD_RESET_EXPIRE_MINUTES: int = Field(default=30, ge=5, le=60)
+    EMAIL_VERIFICATION_EXPIRE_HOURS: int = Field(default=48, ge=1, le=24 * 14)
+    REQUIRE_VERIFIED_EMAIL: bool = False
     JWT_ISSUER: str = "{{ cookiecutter.project_slug }}"
     JWT_AUDIENCE: str = "{{ cookiecutter.project_slug }}-api"
 

@@ -26,8 +26,16 @@ class ConflictError(AppError):
     status_code = 409
 
 
+class ForbiddenError(AppError):
+    status_code = 403
+
+
 class UnprocessableError(AppError):
     status_code = 422
+
+
+class EmailNotVerifiedError(AppError):
+    status_code = 403
 
 
 class InvalidCredentialsError(AppError):

@@ -9,12 +9,14 @@ from starlette.middleware.httpsredirect import HTTPSRedirectMiddleware
 
 from . import health
 from .admin.router import router as admin_router
+from .api_keys.router import router as api_keys_router
 from .auth.router import router as auth_router
 from .bootstrap import ensure_first_admin
 from .config import Settings, get_settings
 from .db import create_engine, create_sessionmaker
 from .errors import AppError, handle_app_error, handle_rate_limited
 from .items.router import router as items_router
+from .mail import create_mail_sender
 from .middleware.body_limit import BodyLimitMiddleware
 from .middleware.proxy_headers import TrustedProxyMiddleware
 from .middleware.request_context import RequestContextMiddleware
@@ -49,6 +51,7 @@ def create_services(settings: Settings) -> Services:
             issuer=settings.JWT_ISSUER,
             audience=settings.JWT_AUDIENCE,
         ),
+        mailer=create_mail_sender(settings),
         limiter=RateLimiter(
             rate_limit_storage_uri(settings),
             login=settings.RATE_LIMIT_LOGIN,
@@ -96,7 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(health.router)
     # /auth sets its own limits: RATE_LIMIT_LOGIN on the endpoints that take no token.
     api.include_router(auth_router)
-    for router in (users_router, admin_router, items_router):
+    for router in (users_router, admin_router, items_router, api_keys_router):
         api.include_router(router, dependencies=[Depends(limit_by_caller)])
     app.include_router(api)
     add_middleware(app, settings)

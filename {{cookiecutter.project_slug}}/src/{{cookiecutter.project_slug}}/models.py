@@ -1,7 +1,8 @@
 """Every table, imported in one place for Alembic and for start-up."""
 
+from .api_keys.models import ApiKey
 from .db import Base
 from .items.models import Item
-from .users.models import RefreshToken, User, UserSession
+from .users.models import ActionToken, RefreshToken, User, UserSession
 
-__all__ = ["Base", "Item", "RefreshToken", "User", "UserSession"]
+__all__ = ["ActionToken", "ApiKey", "Base", "Item", "RefreshToken", "User", "UserSession"]

@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from .config import Settings
+from .mail import MailSender
 from .security.passwords import PasswordHasher
 from .security.rate_limit import RateLimiter
 from .security.tokens import TokenCodec
@@ -21,6 +22,7 @@ class Services:
     hasher: PasswordHasher
     tokens: TokenCodec
     limiter: RateLimiter
+    mailer: MailSender
 
 
 async def get_services(request: Request) -> Services:

@@ -1,45 +1,61 @@
 """Who is calling: the dependencies every protected route declares.
 
-A token only says who the caller was when it was issued. Each request loads the user and
-the login session in one query, so a deactivation, a role change or a revoked session
-counts from the next request on, and the token's scopes are cut to what the user's
-current role allows.
+A credential only says who the caller was when it was issued. Each request loads the
+user together with the login session (bearer token) or the API key in one query, so a
+deactivation, a role change, a logout or a revoked key counts from the next request on,
+and the credential's scopes are cut to what the user's current role allows.
 """
 
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Security, status
-from fastapi.security import OAuth2PasswordBearer, SecurityScopes
-from sqlalchemy import select
+from fastapi.security import APIKeyHeader, OAuth2PasswordBearer, SecurityScopes
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..api_keys.models import ApiKey
 from ..db import utcnow
 from ..security.events import security_event
 from ..security.rate_limit import parse_limit
-from ..security.scopes import ROLE_SCOPES, SCOPE_DESCRIPTIONS, Role
+from ..security.scopes import ROLE_SCOPES, SCOPE_DESCRIPTIONS, Role, parse_scope
 from ..security.throttling import client_address
 from ..security.tokens import InvalidTokenError
 from ..state import Services, ServicesDep, SessionDep
 from ..users.models import User, UserSession
+from .service import hash_secret_token
 
 # A path, not a secret.
 TOKEN_URL = "/api/v1/auth/token"  # noqa: S105  # nosec B105
+API_KEY_HEADER = "X-API-Key"
+MAX_API_KEY_LENGTH = 128
+# Writing last_used_at on every request would turn each read into a write.
+LAST_USED_PRECISION = timedelta(minutes=1)
+# More admin-route denials than this from one address is worth a security event.
+ADMIN_DENIALS_ALERT = parse_limit("5/10minutes")
 
 oauth2_scheme = OAuth2PasswordBearer(
     tokenUrl=TOKEN_URL, scopes=SCOPE_DESCRIPTIONS, auto_error=False
 )
-
-
-# More admin-route denials than this from one address is worth a security event.
-ADMIN_DENIALS_ALERT = parse_limit("5/10minutes")
+api_key_scheme = APIKeyHeader(name=API_KEY_HEADER, auto_error=False)
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
     user: User
-    session_id: uuid.UUID
     scopes: frozenset[str]
+    # The login session of a bearer token; None when an API key authenticated the call.
+    session_id: uuid.UUID | None
+
+
+@dataclass(frozen=True, slots=True)
+class BearerSession:
+    """A caller who presented a bearer token (not an API key), and their login session."""
+
+    user: User
+    session_id: uuid.UUID
 
 
 def _unauthorized(security_scopes: SecurityScopes) -> HTTPException:
@@ -53,20 +69,14 @@ def _unauthorized(security_scopes: SecurityScopes) -> HTTPException:
     )
 
 
-async def get_principal(
-    request: Request,
-    security_scopes: SecurityScopes,
-    token: Annotated[str | None, Depends(oauth2_scheme)],
-    services: ServicesDep,
-    session: SessionDep,
-) -> Principal:
-    if token is None:
-        raise _unauthorized(security_scopes)
+async def _from_bearer(
+    token: str, services: Services, session: AsyncSession
+) -> tuple[User, frozenset[str], uuid.UUID] | None:
     try:
         claims = services.tokens.decode_access_token(token)
         user_id, session_id = uuid.UUID(claims.subject), uuid.UUID(claims.session_id)
-    except (InvalidTokenError, ValueError) as exc:
-        raise _unauthorized(security_scopes) from exc
+    except (InvalidTokenError, ValueError):
+        return None
     user = await session.scalar(
         select(User)
         .join(UserSession, UserSession.user_id == User.id)
@@ -77,12 +87,61 @@ async def get_principal(
             UserSession.expires_at > utcnow(),
         )
     )
-    if user is None:
+    return (user, claims.scopes, session_id) if user is not None else None
+
+
+async def _from_api_key(key: str, session: AsyncSession) -> tuple[User, frozenset[str]] | None:
+    if len(key) > MAX_API_KEY_LENGTH:
+        return None
+    now = utcnow()
+    row = (
+        await session.execute(
+            select(User, ApiKey)
+            .join(ApiKey, ApiKey.user_id == User.id)
+            .where(
+                ApiKey.key_hash == hash_secret_token(key),
+                ApiKey.revoked_at.is_(None),
+                or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now),
+            )
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    user, api_key = row
+    if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_PRECISION:
+        await session.execute(
+            update(ApiKey).where(ApiKey.id == api_key.id).values(last_used_at=now)
+        )
+        await session.commit()
+    return user, parse_scope(api_key.scope)
+
+
+async def get_principal(
+    request: Request,
+    security_scopes: SecurityScopes,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+    api_key: Annotated[str | None, Depends(api_key_scheme)],
+    services: ServicesDep,
+    session: SessionDep,
+) -> Principal:
+    """The caller, by bearer token or `X-API-Key`, holding every scope the route requires."""
+    session_id: uuid.UUID | None = None
+    if token is not None:
+        found = await _from_bearer(token, services, session)
+        if found is None:
+            raise _unauthorized(security_scopes)
+        user, granted, session_id = found
+    elif api_key is not None:
+        by_key = await _from_api_key(api_key, session)
+        if by_key is None:
+            raise _unauthorized(security_scopes)
+        user, granted = by_key
+    else:
         raise _unauthorized(security_scopes)
     request.state.user_id = str(user.id)
     if not user.is_active:
         raise HTTPException(status_code=status.HTTP_403_FORBIDDEN, detail="Inactive user")
-    scopes = claims.scopes & ROLE_SCOPES[Role(user.role)]
+    scopes = granted & ROLE_SCOPES[Role(user.role)]
     missing = set(security_scopes.scopes) - scopes
     if missing:
         if "admin" in missing:
@@ -95,7 +154,7 @@ async def get_principal(
                 'error="insufficient_scope"'
             },
         )
-    return Principal(user=user, session_id=session_id, scopes=scopes)
+    return Principal(user=user, scopes=scopes, session_id=session_id)
 
 
 async def _note_admin_denial(services: Services, user: User, client: str) -> None:
@@ -104,8 +163,21 @@ async def _note_admin_denial(services: Services, user: User, client: str) -> Non
         security_event("repeated_admin_denials", user_id=str(user.id), client=client)
 
 
+async def get_bearer_session(
+    principal: Annotated[Principal, Security(get_principal)],
+) -> BearerSession:
+    """For what an API key must not do: log out, change the password, manage keys."""
+    if principal.session_id is None:
+        raise HTTPException(
+            status_code=status.HTTP_401_UNAUTHORIZED,
+            detail="This endpoint needs a bearer token, not an API key",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return BearerSession(user=principal.user, session_id=principal.session_id)
+
+
 # What each route declares about its caller.
-CurrentPrincipal = Annotated[Principal, Security(get_principal)]
+BearerPrincipal = Annotated[BearerSession, Depends(get_bearer_session)]
 UsersReader = Annotated[Principal, Security(get_principal, scopes=["users:read"])]
 UsersWriter = Annotated[Principal, Security(get_principal, scopes=["users:write"])]
 ItemsReader = Annotated[Principal, Security(get_principal, scopes=["items:read"])]

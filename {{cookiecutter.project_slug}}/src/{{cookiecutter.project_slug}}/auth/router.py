@@ -1,16 +1,25 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
-from ..security.throttling import client_address, limit_unauthenticated
+from ..security.throttling import client_address, limit_by_caller, limit_unauthenticated
 from ..state import ServicesDep, SessionDep
 from ..users import service as users_service
 from ..users.schemas import UserCreate, UserPublic
-from . import service
-from .schemas import TokenPair
+from . import account_links, service
+from .dependencies import BearerPrincipal
+from .schemas import (
+    Message,
+    PasswordResetConfirm,
+    PasswordResetRequest,
+    RefreshRequest,
+    TokenPair,
+    VerifyEmailRequest,
+)
 
 router = APIRouter(prefix="/auth", tags=["auth"])
+# RATE_LIMIT_LOGIN per client address on every endpoint that takes no token.
 anonymous = [Depends(limit_unauthenticated)]
 
 
@@ -32,8 +41,53 @@ async def login(
     )
 
 
+@router.post("/refresh", dependencies=anonymous)
+async def refresh(data: RefreshRequest, services: ServicesDep, session: SessionDep) -> TokenPair:
+    """A new pair for a refresh token, which is spent; a spent one ends its whole session."""
+    return await service.refresh(session, services, data.refresh_token)
+
+
+@router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[Depends(limit_by_caller)],
+)
+async def logout(principal: BearerPrincipal, session: SessionDep) -> None:
+    """End this login: its access and refresh tokens get 401 from now on."""
+    await service.log_out(session, principal.user, principal.session_id)
+
+
 @router.post("/register", status_code=status.HTTP_201_CREATED, dependencies=anonymous)
-async def register(data: UserCreate, services: ServicesDep, session: SessionDep) -> UserPublic:
-    """Create an account with the `user` role, whatever else the body says."""
+async def register(
+    data: UserCreate, services: ServicesDep, session: SessionDep, background: BackgroundTasks
+) -> UserPublic:
+    """Create an account with the `user` role, whatever else the body says, and mail a
+    verification link."""
     user = await users_service.create_user(session, services.hasher, data)
+    background.add_task(account_links.send_verification, services, user)
     return UserPublic.model_validate(user)
+
+
+@router.post("/verify-email", dependencies=anonymous)
+async def verify_email(data: VerifyEmailRequest, session: SessionDep) -> UserPublic:
+    return UserPublic.model_validate(await account_links.verify_email(session, data.token))
+
+
+@router.post(
+    "/password-reset/request", status_code=status.HTTP_202_ACCEPTED, dependencies=anonymous
+)
+async def request_password_reset(
+    data: PasswordResetRequest, services: ServicesDep, background: BackgroundTasks
+) -> Message:
+    """Always 202: whether the address is registered is nobody's business."""
+    background.add_task(account_links.send_password_reset, services, str(data.email))
+    return Message(detail="If the address is registered, a reset link is on its way")
+
+
+@router.post("/password-reset/confirm", dependencies=anonymous)
+async def confirm_password_reset(
+    data: PasswordResetConfirm, services: ServicesDep, session: SessionDep
+) -> Message:
+    """Set a new password; every session of the user ends."""
+    await account_links.reset_password(session, services, data.token, data.new_password)
+    return Message(detail="Password changed")

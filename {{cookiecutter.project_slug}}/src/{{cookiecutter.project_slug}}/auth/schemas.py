@@ -1,4 +1,9 @@
-from pydantic import BaseModel, Field
+from typing import Annotated
+
+from pydantic import BaseModel, EmailStr, Field
+
+# Tokens we issue are 43 characters; the bound keeps junk out, not mistaken tokens.
+OpaqueToken = Annotated[str, Field(min_length=1, max_length=4096)]
 
 
 class TokenPair(BaseModel):
@@ -7,3 +12,24 @@ class TokenPair(BaseModel):
     expires_in: int = Field(description="Seconds until the access token expires.")
     refresh_token: str
     scope: str
+
+
+class RefreshRequest(BaseModel):
+    refresh_token: OpaqueToken
+
+
+class VerifyEmailRequest(BaseModel):
+    token: OpaqueToken
+
+
+class PasswordResetRequest(BaseModel):
+    email: EmailStr
+
+
+class PasswordResetConfirm(BaseModel):
+    token: OpaqueToken
+    new_password: Annotated[str, Field(max_length=4096)]
+
+
+class Message(BaseModel):
+    detail: str

@@ -6,20 +6,22 @@ and the family of its refresh tokens, so ending the session ends all of them at 
 
 import hashlib
 import secrets
+import uuid
 from datetime import timedelta
 
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..config import Settings
 from ..db import utcnow
-from ..errors import AppError, InvalidCredentialsError
+from ..errors import AppError, EmailNotVerifiedError, InvalidCredentialsError
 from ..security.events import security_event
 from ..security.passwords import MAX_PASSWORD_LENGTH, PasswordHasher
-from ..security.scopes import format_scope, grant_scopes
+from ..security.scopes import ROLE_SCOPES, format_scope, grant_scopes, parse_scope
 from ..security.tokens import TokenCodec
 from ..state import Services
 from ..users.models import RefreshToken, User, UserSession
-from ..users.service import find_by_login
+from ..users.service import find_by_login, revoke_sessions
 from .schemas import TokenPair
 
 # The form's fields are free text: bound them before anything is looked up or hashed.
@@ -51,6 +53,8 @@ async def log_in(
     if not user.is_active:
         security_event("login_inactive", user_id=str(user.id), client=client)
         raise AppError("Inactive user")
+    if services.settings.REQUIRE_VERIFIED_EMAIL and not user.email_verified:
+        raise EmailNotVerifiedError("Email address not verified")
     security_event("login_succeeded", user_id=str(user.id), client=client)
     return await open_session(session, services.settings, services.tokens, user, scopes)
 
@@ -73,8 +77,11 @@ async def authenticate(
     return user
 
 
-def hash_refresh_token(token: str) -> str:
-    # The token is 256 random bits, so a fast hash is enough to keep the database useless.
+def hash_secret_token(token: str) -> str:
+    """How random tokens (refresh, mailed links, API keys) are stored.
+
+    They are 256 random bits, so a fast hash is enough to make a stolen row useless.
+    """
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -93,10 +100,21 @@ async def open_session(
     )
     session.add(user_session)
     await session.flush()
+    return await _issue_pair(session, settings, tokens, user, user_session, scopes)
+
+
+async def _issue_pair(
+    session: AsyncSession,
+    settings: Settings,
+    tokens: TokenCodec,
+    user: User,
+    user_session: UserSession,
+    scopes: frozenset[str],
+) -> TokenPair:
     refresh_token = secrets.token_urlsafe(32)
     session.add(
         RefreshToken(
-            token_hash=hash_refresh_token(refresh_token),
+            token_hash=hash_secret_token(refresh_token),
             session_id=user_session.id,
             expires_at=user_session.expires_at,
         )
@@ -115,3 +133,63 @@ async def open_session(
         refresh_token=refresh_token,
         scope=format_scope(scopes),
     )
+
+
+async def refresh(session: AsyncSession, services: Services, refresh_token: str) -> TokenPair:
+    """Trade a refresh token for a new pair; the old refresh token is spent.
+
+    Presenting a spent token means two parties hold it: one of them stole it. The whole
+    session ends, so the thief's tokens and the victim's die together.
+    """
+    invalid = InvalidCredentialsError("Invalid refresh token")
+    token_hash = hash_secret_token(refresh_token)
+    now = utcnow()
+    row = (
+        await session.execute(
+            select(RefreshToken, UserSession, User)
+            .join(UserSession, RefreshToken.session_id == UserSession.id)
+            .join(User, UserSession.user_id == User.id)
+            .where(RefreshToken.token_hash == token_hash)
+        )
+    ).one_or_none()
+    if row is None:
+        raise invalid
+    stored, user_session, user = row
+    # Spend the token atomically: of two concurrent refreshes, exactly one wins.
+    spent = await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.token_hash == token_hash, RefreshToken.used_at.is_(None))
+        .values(used_at=now)
+    )
+    if spent.rowcount != 1:  # type: ignore[attr-defined]
+        await revoke_session(session, user_session.id)
+        await session.commit()
+        security_event(
+            "refresh_token_reused", user_id=str(user.id), session_id=str(user_session.id)
+        )
+        raise invalid
+    if (
+        user_session.revoked_at is not None
+        or user_session.expires_at <= now
+        or stored.expires_at <= now
+        or not user.is_active
+    ):
+        await session.commit()
+        raise invalid
+    scopes = parse_scope(user_session.scope) & ROLE_SCOPES[user.role]
+    return await _issue_pair(session, services.settings, services.tokens, user, user_session, scopes)
+
+
+async def revoke_session(session: AsyncSession, session_id: uuid.UUID) -> None:
+    await session.execute(
+        update(UserSession)
+        .where(UserSession.id == session_id, UserSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+async def log_out(session: AsyncSession, user: User, session_id: uuid.UUID) -> None:
+    """End this login: its access tokens and its refresh-token family stop working."""
+    await revoke_session(session, session_id)
+    await session.commit()
+    security_event("logged_out", user_id=str(user.id), session_id=str(session_id))

@@ -5,6 +5,8 @@ every other API route against RATE_LIMIT_DEFAULT per caller: the user when the r
 carries a valid token, else the address.
 """
 
+import hashlib
+
 from fastapi import Request
 
 from ..state import ServicesDep
@@ -31,4 +33,8 @@ def _caller_key(request: Request, services: ServicesDep) -> str:
             return "user:" + services.tokens.decode_access_token(token).subject
         except InvalidTokenError:
             pass
+    api_key = request.headers.get("x-api-key")
+    if api_key:
+        # A digest, so that key material never becomes a storage key (Redis included).
+        return "key:" + hashlib.sha256(api_key.encode()).hexdigest()[:32]
     return "address:" + client_address(request)

@@ -1,4 +1,5 @@
 import uuid
+from enum import StrEnum
 from datetime import datetime
 
 from sqlalchemy import Boolean, ForeignKey, String, Uuid
@@ -48,6 +49,29 @@ class RefreshToken(Base):
     session_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("user_sessions.id", ondelete="CASCADE"), index=True
     )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Purpose(StrEnum):
+    VERIFY_EMAIL = "verify_email"
+    RESET_PASSWORD = "reset_password"  # noqa: S105  # nosec B105
+
+
+class ActionToken(Base):
+    """A single-use token mailed to a user: to verify an address or to reset a password."""
+
+    __tablename__ = "action_tokens"
+
+    # SHA-256 of the token in the mailed link.
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    purpose: Mapped[str] = mapped_column(String(32))
+    # The address a verification link was sent to; it verifies nothing once that changes.
+    email: Mapped[str] = mapped_column(String(254))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

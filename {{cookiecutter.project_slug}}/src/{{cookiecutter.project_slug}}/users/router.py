@@ -1,6 +1,6 @@
 from fastapi import APIRouter, status
 
-from ..auth.dependencies import CurrentPrincipal, UsersReader, UsersWriter
+from ..auth.dependencies import BearerPrincipal, UsersReader, UsersWriter
 from ..state import ServicesDep, SessionDep
 from . import service
 from .schemas import PasswordChange, UserPublic, UserUpdateMe
@@ -21,7 +21,7 @@ async def update_me(data: UserUpdateMe, principal: UsersWriter, session: Session
 
 @router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT)
 async def change_password(
-    data: PasswordChange, principal: CurrentPrincipal, services: ServicesDep, session: SessionDep
+    data: PasswordChange, principal: BearerPrincipal, services: ServicesDep, session: SessionDep
 ) -> None:
     """Set a new password; every other login of this user ends."""
     await service.change_password(

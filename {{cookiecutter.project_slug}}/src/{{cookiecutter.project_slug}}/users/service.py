@@ -9,9 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..db import utcnow
 from ..errors import AppError, ConflictError, NotFoundError, UnprocessableError
 from ..pagination import PageParams
+from ..security.events import security_event
 from ..security.passwords import PasswordHasher, password_problem
 from ..security.scopes import Role
-from .models import User, UserSession
+from .models import ActionToken, Purpose, User, UserSession
 from .schemas import AdminUserUpdate, UserCreate, UserUpdateMe
 
 
@@ -89,8 +90,23 @@ async def change_password(
     if problem:
         raise UnprocessableError(problem)
     user.hashed_password = await hasher.hash(new_password)
+    await expire_reset_links(session, user)
     await revoke_sessions(session, user.id, keep=keep_session)
     await session.commit()
+    security_event("password_changed", user_id=str(user.id))
+
+
+async def expire_reset_links(session: AsyncSession, user: User) -> None:
+    """Reset links die when the password changes, however it changed."""
+    await session.execute(
+        update(ActionToken)
+        .where(
+            ActionToken.user_id == user.id,
+            ActionToken.purpose == Purpose.RESET_PASSWORD,
+            ActionToken.used_at.is_(None),
+        )
+        .values(used_at=utcnow())
+    )
 
 
 async def revoke_sessions(

@@ -1,0 +1,32 @@
+import uuid
+
+from fastapi import APIRouter, status
+
+from ..auth.dependencies import BearerPrincipal
+from ..state import SessionDep
+from . import service
+from .schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
+
+router = APIRouter(prefix="/api-keys", tags=["api keys"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def create_key(
+    data: ApiKeyCreate, principal: BearerPrincipal, session: SessionDep
+) -> ApiKeyCreated:
+    """Create a key with some of your scopes. Copy `key` now: it is not shown again."""
+    api_key, plaintext = await service.create_key(session, principal.user, data)
+    public = ApiKeyPublic.model_validate(api_key)
+    return ApiKeyCreated(**public.model_dump(), key=plaintext)
+
+
+@router.get("")
+async def list_keys(principal: BearerPrincipal, session: SessionDep) -> list[ApiKeyPublic]:
+    keys = await service.list_keys(session, principal.user)
+    return [ApiKeyPublic.model_validate(key) for key in keys]
+
+
+@router.delete("/{key_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def revoke_key(key_id: uuid.UUID, principal: BearerPrincipal, session: SessionDep) -> None:
+    """Revoke a key; requests with it get 401 from now on."""
+    await service.revoke_key(session, principal.user, key_id)

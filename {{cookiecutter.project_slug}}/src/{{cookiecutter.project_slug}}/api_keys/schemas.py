@@ -1,0 +1,39 @@
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from ..security.scopes import parse_scope
+
+Scope = Literal["users:read", "users:write", "items:read", "items:write", "admin"]
+
+
+class ApiKeyCreate(BaseModel):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    scopes: Annotated[list[Scope], Field(min_length=1, max_length=5)]
+    expires_in_days: Annotated[int, Field(ge=1, le=365)] | None = None
+
+
+class ApiKeyPublic(BaseModel):
+    """A key as lists show it: never the key itself."""
+
+    # Read from the model's `scope` string, or by name when copied into ApiKeyCreated.
+    model_config = ConfigDict(from_attributes=True, validate_by_name=True, validate_by_alias=True)
+
+    id: uuid.UUID
+    name: str
+    prefix: str
+    scopes: list[str] = Field(validation_alias="scope")
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime | None
+
+    @field_validator("scopes", mode="before")
+    @classmethod
+    def _split_scope(cls, value: object) -> object:
+        return sorted(parse_scope(value)) if isinstance(value, str) else value
+
+
+class ApiKeyCreated(ApiKeyPublic):
+    key: str = Field(description="The key. It is shown this once and cannot be recovered.")

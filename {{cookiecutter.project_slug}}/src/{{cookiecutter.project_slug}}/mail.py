@@ -1,0 +1,89 @@
+"""Outgoing mail: SMTP when SMTP_HOST is set, else a log line saying what was not sent.
+
+Sending never fails the request that asked for it: routes hand messages to a background
+task, and a failure is logged (recipient and subject only) instead of raised. aiosmtplib
+talks SMTP on the event loop without blocking it.
+"""
+
+import html
+import logging
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Protocol
+
+import aiosmtplib
+
+from .config import Settings
+
+logger = logging.getLogger(__name__)
+SMTP_TIMEOUT_SECONDS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Mail:
+    to: str
+    subject: str
+    text: str
+    html: str
+
+
+class MailSender(Protocol):
+    async def send(self, mail: Mail) -> None: ...
+
+
+class SmtpMailSender:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    async def send(self, mail: Mail) -> None:
+        settings = self._settings
+        message = EmailMessage()
+        message["From"] = settings.EMAIL_FROM
+        message["To"] = mail.to
+        message["Subject"] = mail.subject
+        message.set_content(mail.text)
+        message.add_alternative(mail.html, subtype="html")
+        password = settings.SMTP_PASSWORD.get_secret_value() if settings.SMTP_PASSWORD else None
+        try:
+            await aiosmtplib.send(
+                message,
+                hostname=settings.SMTP_HOST,
+                port=settings.SMTP_PORT,
+                username=settings.SMTP_USER or None,
+                password=password,
+                start_tls=settings.SMTP_TLS,
+                timeout=SMTP_TIMEOUT_SECONDS,
+            )
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            logger.error(
+                "mail not sent", extra={"to": mail.to, "subject": mail.subject, "error": str(exc)}
+            )
+            return
+        logger.info("mail sent", extra={"to": mail.to, "subject": mail.subject})
+
+
+class LogMailSender:
+    """For development without a mail server. The body holds a secret link, so it is not
+    logged: run a local SMTP sink (see README) to read mails."""
+
+    async def send(self, mail: Mail) -> None:
+        logger.warning(
+            "mail not sent: SMTP_HOST is empty",
+            extra={"to": mail.to, "subject": mail.subject},
+        )
+
+
+def create_mail_sender(settings: Settings) -> MailSender:
+    return SmtpMailSender(settings) if settings.SMTP_HOST else LogMailSender()
+
+
+def link_mail(*, to: str, subject: str, intro: str, link: str, lifetime: str) -> Mail:
+    """A mail whose point is one link, in plain text and HTML."""
+    text = f"{intro}\n\n{link}\n\nThe link works once and expires in {lifetime}.\n"
+    safe_link = html.escape(link, quote=True)
+    body = (
+        f"<p>{html.escape(intro)}</p>"
+        f'<p><a href="{safe_link}">{safe_link}</a></p>'
+        f"<p>The link works once and expires in {html.escape(lifetime)}.</p>"
+    )
+    return Mail(to=to, subject=subject, text=text, html=body)
