@@ -2,18 +2,18 @@
 
 import asyncio
 import io
-import re
-import socket
-from email import policy
-from email.message import EmailMessage
-from email.parser import BytesParser
 import json
 import logging
+import re
 {%- if cookiecutter.database == "sqlite" %}
 import shutil
 {%- endif %}
+import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
 {%- if cookiecutter.database == "sqlite" %}
 from pathlib import Path
 {%- endif %}

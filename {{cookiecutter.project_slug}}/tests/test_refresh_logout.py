@@ -65,7 +65,9 @@ async def test_refresh_token_is_not_an_access_token(
     client: AsyncClient, make_user: UserFactory
 ) -> None:
     tokens = await login(client, (await make_user()).username)
-    response = await client.get(ME_URL, headers={"Authorization": f"Bearer {tokens['refresh_token']}"})
+    response = await client.get(
+        ME_URL, headers={"Authorization": f"Bearer {tokens['refresh_token']}"}
+    )
     assert response.status_code == 401
 
 

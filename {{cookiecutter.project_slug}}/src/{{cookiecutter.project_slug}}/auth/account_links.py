@@ -23,9 +23,7 @@ from .service import hash_secret_token
 INVALID_LINK = "Invalid or expired token"
 
 
-async def _issue(
-    session: AsyncSession, user: User, purpose: Purpose, lifetime: timedelta
-) -> str:
+async def _issue(session: AsyncSession, user: User, purpose: Purpose, lifetime: timedelta) -> str:
     token = secrets.token_urlsafe(32)
     session.add(
         ActionToken(

@@ -21,7 +21,7 @@ from ..security.scopes import ROLE_SCOPES, format_scope, grant_scopes, parse_sco
 from ..security.tokens import TokenCodec
 from ..state import Services
 from ..users.models import RefreshToken, User, UserSession
-from ..users.service import find_by_login, revoke_sessions
+from ..users.service import find_by_login
 from .schemas import TokenPair
 
 # The form's fields are free text: bound them before anything is looked up or hashed.
@@ -177,7 +177,9 @@ async def refresh(session: AsyncSession, services: Services, refresh_token: str)
         await session.commit()
         raise invalid
     scopes = parse_scope(user_session.scope) & ROLE_SCOPES[user.role]
-    return await _issue_pair(session, services.settings, services.tokens, user, user_session, scopes)
+    return await _issue_pair(
+        session, services.settings, services.tokens, user, user_session, scopes
+    )
 
 
 async def revoke_session(session: AsyncSession, session_id: uuid.UUID) -> None:

@@ -1,6 +1,6 @@
 import uuid
-from enum import StrEnum
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import Boolean, ForeignKey, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
