@@ -89,12 +89,13 @@ def database_url() -> Any:
 
 
 @pytest.fixture
-async def db_url(database_url: str) -> AsyncIterator[str]:
-    yield database_url
+async def db_url(database_url: str) -> str:
+    """The test database, emptied first: every test starts from the migrated schema alone."""
     engine = create_engine(database_url)
     async with engine.begin() as connection:
         await connection.execute(text(f"TRUNCATE {', '.join(TABLES)} CASCADE"))
     await engine.dispose()
+    return database_url
 {% else %}
 @pytest.fixture(scope="session")
 def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -16,13 +16,21 @@ START_TIMEOUT_SECONDS = 30
 
 
 @pytest.fixture(scope="module")
+{%- if cookiecutter.database == "postgresql" %}
+def server(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Iterator[str]:
+{%- else %}
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+{%- endif %}
     workdir = tmp_path_factory.mktemp("server")
     port = free_port()
     env = {
         **os.environ,
         "SECRET_KEY": TEST_SECRET_KEY,
+{%- if cookiecutter.database == "postgresql" %}
+        "DATABASE_URL": database_url,
+{%- else %}
         "DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'server.db'}",
+{%- endif %}
         "PORT": str(port),
         "ARGON2_TIME_COST": "1",
         "ARGON2_MEMORY_COST": "1024",
