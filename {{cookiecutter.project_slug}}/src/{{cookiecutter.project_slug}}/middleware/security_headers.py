@@ -6,10 +6,14 @@ The header lists are encoded once here; per request the middleware only appends 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 JSON_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
-# Swagger UI and ReDoc run scripts and styles served by this app; nothing from elsewhere.
+# The docs pages (docs.py) load only files of this app and have no inline script. Beyond
+# 'self' they need: inline styles (ReDoc's styled-components writes <style> elements;
+# a nonce cannot be used with a header fixed at start-up), data: images (icons inside
+# swagger-ui.css) and blob: workers (ReDoc's search index). Nothing else is allowed: no
+# fonts, no frames, no form posts; ReDoc's "by Redocly" logo from its CDN is refused.
 DOCS_CSP = (
-    "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; "
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; worker-src blob:; "
     "frame-ancestors 'none'; base-uri 'none'; object-src 'none'; form-action 'none'"
 )
 HSTS = "max-age=63072000; includeSubDomains"

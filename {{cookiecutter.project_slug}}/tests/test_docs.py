@@ -1,0 +1,238 @@
+"""The API docs: HTTP Basic in front, same-origin files only, the docs CSP, the schema."""
+
+from base64 import b64encode
+from html.parser import HTMLParser
+from typing import Any
+
+import pytest
+from httpx import ASGITransport, AsyncClient
+
+from {{ cookiecutter.project_slug }}.factory import create_app
+from {{ cookiecutter.project_slug }}.middleware.security_headers import DOCS_CSP, JSON_CSP
+from {{ cookiecutter.project_slug }}.security.scopes import SCOPE_DESCRIPTIONS
+
+from .conftest import BASE_URL, make_settings
+
+DOCS_USER = "docs-reader"
+DOCS_PASSWORD = "a-docs-password-for-tests"
+CREDENTIALS = (DOCS_USER, DOCS_PASSWORD)
+PAGES = ("/docs", "/redoc")
+PROTECTED = (*PAGES, "/openapi.json")
+ASSET_TYPES = {
+    "/docs/assets/swagger-ui-bundle.js": "text/javascript; charset=utf-8",
+    "/docs/assets/swagger-init.js": "text/javascript; charset=utf-8",
+    "/docs/assets/swagger-ui.css": "text/css; charset=utf-8",
+    "/docs/assets/redoc.standalone.js": "text/javascript; charset=utf-8",
+    "/docs/assets/favicon.png": "image/png",
+}
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    # A tight API limit: the docs must not count against it.
+    return {
+        "DOCS_USERNAME": DOCS_USER,
+        "DOCS_PASSWORD": DOCS_PASSWORD,
+        "RATE_LIMIT_DEFAULT": "2/minute",
+    }
+
+
+def basic(username: str, password: str) -> dict[str, str]:
+    token = b64encode(f"{username}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+class UrlCollector(HTMLParser):
+    """Every URL an HTML page makes the browser load or link to."""
+
+    URL_ATTRIBUTES = frozenset({"src", "href", "spec-url", "data-openapi-url", "action"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.urls += [value or "" for name, value in attrs if name in self.URL_ATTRIBUTES]
+
+
+def page_urls(html: str) -> list[str]:
+    collector = UrlCollector()
+    collector.feed(html)
+    return collector.urls
+
+
+@pytest.mark.parametrize("path", [*PROTECTED, *ASSET_TYPES])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        basic("someone-else", DOCS_PASSWORD),
+        basic(DOCS_USER, "not-the-password"),
+        basic(DOCS_USER, ""),
+        {"Authorization": "Basic not-base64!"},
+        {"Authorization": f"Bearer {DOCS_PASSWORD}"},
+    ],
+    ids=["none", "wrong-user", "wrong-password", "empty-password", "malformed", "bearer"],
+)
+async def test_docs_refuse_missing_or_wrong_basic_credentials(
+    client: AsyncClient, path: str, headers: dict[str, str]
+) -> None:
+    response = await client.get(path, headers=headers)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == 'Basic realm="docs"'
+    assert response.json() == {"detail": "Valid docs credentials required"}
+    assert DOCS_PASSWORD not in response.text
+
+
+@pytest.mark.parametrize("path", PAGES)
+async def test_docs_pages_load_with_the_right_credentials(client: AsyncClient, path: str) -> None:
+    response = await client.get(path, auth=CREDENTIALS)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    assert response.headers["cache-control"] == "no-store"
+
+
+async def test_docs_credentials_compare_as_utf8(db_url: str) -> None:
+    password = "pässwörd-ü-€-long-enough"
+    app = create_app(make_settings(db_url, DOCS_USERNAME="dösë", DOCS_PASSWORD=password))
+    async with AsyncClient(transport=ASGITransport(app=app), base_url=BASE_URL) as client:
+        right = await client.get("/openapi.json", headers=basic("dösë", password))
+        wrong = await client.get("/openapi.json", headers=basic("dösë", password[:-1]))
+    assert right.status_code == 200
+    assert wrong.status_code == 401
+
+
+@pytest.mark.parametrize("path", PAGES)
+async def test_docs_pages_load_only_same_origin_urls(client: AsyncClient, path: str) -> None:
+    response = await client.get(path, auth=CREDENTIALS)
+    urls = page_urls(response.text)
+    assert urls, "the page references no files"
+    for url in urls:
+        assert url.startswith("/"), url
+        assert not url.startswith("//"), url
+        assert not url.lower().startswith(("http:", "https:", "data:", "javascript:")), url
+        loaded = await client.get(url, auth=CREDENTIALS)
+        assert loaded.status_code == 200, url
+
+
+async def test_docs_pages_have_no_inline_script_or_style(client: AsyncClient) -> None:
+    for path in PAGES:
+        html = (await client.get(path, auth=CREDENTIALS)).text
+        assert "<style" not in html
+        assert " style=" not in html
+        # Every <script> loads a file: the docs CSP allows no inline script.
+        assert html.count("<script") == html.count("<script src=")
+
+
+@pytest.mark.parametrize(("path", "content_type"), ASSET_TYPES.items())
+async def test_docs_assets_are_served_with_their_content_type(
+    client: AsyncClient, path: str, content_type: str
+) -> None:
+    response = await client.get(path, auth=CREDENTIALS)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == content_type
+    assert response.content
+
+
+async def test_only_the_bundled_assets_are_served(client: AsyncClient) -> None:
+    for path in (
+        "/docs/assets/core.py",
+        "/docs/assets/..%2F__init__.py",
+        "/docs/assets/../core.py",
+        "/docs/assets/swagger-ui.css.map",
+    ):
+        response = await client.get(path, auth=CREDENTIALS)
+        assert response.status_code == 404, path
+
+
+async def test_swagger_ui_uses_swagger_ui_5_and_forgets_tokens(client: AsyncClient) -> None:
+    bundle = await client.get("/docs/assets/swagger-ui-bundle.js", auth=CREDENTIALS)
+    init = await client.get("/docs/assets/swagger-init.js", auth=CREDENTIALS)
+    # OpenAPI 3.1 documents need Swagger UI 5; 4.x says "Unable to render this definition".
+    assert 'PACKAGE_VERSION:"5.' in bundle.text
+    assert "persistAuthorization: false" in init.text
+    assert "validatorUrl: null" in init.text
+
+
+@pytest.mark.parametrize("path", [*PAGES, *ASSET_TYPES])
+async def test_docs_pages_carry_the_docs_csp(client: AsyncClient, path: str) -> None:
+    response = await client.get(path, auth=CREDENTIALS)
+    assert response.headers["content-security-policy"] == DOCS_CSP
+    assert "'unsafe-inline'" not in DOCS_CSP.split("script-src", 1)[1].split(";", 1)[0]
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["cross-origin-resource-policy"] == "same-origin"
+    assert response.headers["x-request-id"]
+
+
+async def test_api_responses_keep_the_json_csp(client: AsyncClient) -> None:
+    for response in (
+        await client.get("/api/v1/health"),
+        await client.get("/api/v1/users/me"),
+        await client.get("/no/such/route"),
+    ):
+        assert response.headers["content-security-policy"] == JSON_CSP
+
+
+async def test_docs_are_not_rate_limited_by_the_api_limits(client: AsyncClient) -> None:
+    for _ in range(5):
+        for path in PROTECTED:
+            response = await client.get(path, auth=CREDENTIALS)
+            assert response.status_code == 200, path
+
+
+@pytest.mark.parametrize("environment", ["development", "production"])
+async def test_docs_are_off_without_a_docs_password(db_url: str, environment: str) -> None:
+    settings = make_settings(db_url, ENVIRONMENT=environment, DOCS_PASSWORD="")
+    app = create_app(settings)
+    # https: production redirects plain http before routing.
+    transport = ASGITransport(app=app)
+    async with AsyncClient(transport=transport, base_url="https://localhost") as client:
+        for path in (*PROTECTED, *ASSET_TYPES):
+            response = await client.get(path, auth=CREDENTIALS)
+            assert response.status_code == 404, path
+            assert "www-authenticate" not in response.headers
+
+
+async def test_docs_in_production_need_credentials_too(db_url: str) -> None:
+    settings = make_settings(db_url, ENVIRONMENT="production", DOCS_PASSWORD=DOCS_PASSWORD)
+    app = create_app(settings)
+    transport = ASGITransport(app=app)
+    async with AsyncClient(transport=transport, base_url="https://localhost") as client:
+        anonymous = await client.get("/docs")
+        allowed = await client.get("/docs", auth=("docs", DOCS_PASSWORD))
+    assert anonymous.status_code == 401
+    assert allowed.status_code == 200
+
+
+async def _openapi(client: AsyncClient) -> dict[str, Any]:
+    response = await client.get("/openapi.json", auth=CREDENTIALS)
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == "no-store"
+    document: dict[str, Any] = response.json()
+    return document
+
+
+async def test_openapi_declares_the_password_flow_with_every_scope(client: AsyncClient) -> None:
+    document = await _openapi(client)
+    schemes = document["components"]["securitySchemes"]
+    password_flows = [
+        scheme["flows"]["password"]
+        for scheme in schemes.values()
+        if scheme["type"] == "oauth2" and "password" in scheme.get("flows", {})
+    ]
+    assert password_flows == [{"tokenUrl": "/api/v1/auth/token", "scopes": SCOPE_DESCRIPTIONS}]
+
+
+async def test_openapi_says_users_me_needs_the_users_read_scope(client: AsyncClient) -> None:
+    document = await _openapi(client)
+    schemes = document["components"]["securitySchemes"]
+    oauth2 = next(name for name, scheme in schemes.items() if scheme["type"] == "oauth2")
+    security = document["paths"]["/api/v1/users/me"]["get"]["security"]
+    assert {oauth2: ["users:read"]} in security
+
+
+async def test_openapi_leaves_out_the_docs_routes(client: AsyncClient) -> None:
+    document = await _openapi(client)
+    assert document["openapi"].startswith("3.1")
+    assert not [path for path in document["paths"] if not path.startswith("/api/v1/")]
