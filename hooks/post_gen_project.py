@@ -16,11 +16,18 @@ from pathlib import Path
 PROJECT_SLUG: str = json.loads(r'''{{ cookiecutter.project_slug | tojson }}''')
 DATABASE: str = json.loads(r'''{{ cookiecutter.database | tojson }}''')
 USE_DOCKER: str = json.loads(r'''{{ cookiecutter.use_docker | tojson }}''')
+USE_REDIS: str = json.loads(r'''{{ cookiecutter.use_redis | tojson }}''')
 # fmt: on
 
 ENV_EXAMPLE = Path(".env.example")
 ENV_FILE = Path(".env")
 DOCKER_FILES = (Path("Dockerfile"), Path("compose.yaml"), Path(".dockerignore"))
+REDIS_FILES = (
+    Path("src") / PROJECT_SLUG / "redis_state.py",
+    Path("tests") / "redis_server.py",
+    Path("tests") / "test_redis_outage.py",
+    Path("tests") / "test_workers.py",
+)
 
 # Written after the example's lines when the example has no line of their own.
 SECRET_COMMENTS = {
@@ -81,6 +88,13 @@ def remove_docker_files() -> None:
             path.unlink(missing_ok=True)
 
 
+def remove_redis_files() -> None:
+    """Drop the Redis-backed auth state when Redis was not chosen."""
+    if USE_REDIS == "no":
+        for path in REDIS_FILES:
+            path.unlink(missing_ok=True)
+
+
 def print_next_steps(env_written: bool) -> None:
     """Tell the user what to run, naming where secrets are, never their values."""
     if env_written:
@@ -116,6 +130,7 @@ def print_next_steps(env_written: bool) -> None:
 def main() -> int:
     env_written = write_env_file()
     remove_docker_files()
+    remove_redis_files()
     print_next_steps(env_written)
     return 0
 

@@ -1,6 +1,7 @@
 """Every combination of options renders a clean project holding only what was chosen."""
 
 import re
+import subprocess
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from helpers import (
     TEMPLATE_DIR,
     matrix_id,
     read_env,
+    settings_fields,
 )
 
 PROJECT_TEMPLATE = TEMPLATE_DIR / "{{cookiecutter.project_slug}}"
@@ -136,6 +138,14 @@ def test_dependencies_follow_the_chosen_stores(render: tuple[Path, dict[str, str
     assert ("redis" in names) == (context["use_redis"] == "yes")
 
 
+def test_redis_code_exists_only_when_redis_is_chosen(render: tuple[Path, dict[str, str]]) -> None:
+    project, context = render
+    redis_module = project / "src" / "secure_api" / "redis_state.py"
+    assert redis_module.exists() == (context["use_redis"] == "yes")
+    redis_importers = [p for p in (project / "src").rglob("*.py") if "from redis" in p.read_text()]
+    assert bool(redis_importers) == (context["use_redis"] == "yes")
+
+
 def test_env_example_points_at_the_chosen_stores(render: tuple[Path, dict[str, str]]) -> None:
     project, context = render
     example = read_env(project / ".env.example")
@@ -219,3 +229,138 @@ def test_apostrophes_in_free_text_keep_files_valid(bake: Any) -> None:
     for path in project.rglob("*.py"):
         compile(path.read_text(encoding="utf-8"), str(path), "exec")
     yaml.safe_load((project / "compose.yaml").read_text(encoding="utf-8"))
+
+
+def test_compose_environment_names_real_settings(
+    docker_render: tuple[Path, dict[str, str]],
+) -> None:
+    project, _ = docker_render
+    compose = yaml.safe_load((project / "compose.yaml").read_text(encoding="utf-8"))
+    environment = compose["services"]["app"]["environment"]
+
+    # Settings ignore unknown names: a misspelt variable would be dropped without a word.
+    assert set(environment) - settings_fields(project) == set()
+
+
+def test_dockerignore_keeps_secrets_and_local_state_out(
+    docker_render: tuple[Path, dict[str, str]],
+) -> None:
+    project, _ = docker_render
+    ignored = (project / ".dockerignore").read_text(encoding="utf-8").split()
+
+    for name in (".env", ".env.*", ".git", ".venv", "**/__pycache__", ".mypy_cache", ".ruff_cache"):
+        assert name in ignored, name
+
+
+def test_dockerfile_final_stage_has_no_build_tools(
+    docker_render: tuple[Path, dict[str, str]],
+) -> None:
+    project, _ = docker_render
+    runtime_stage = (project / "Dockerfile").read_text(encoding="utf-8").rsplit("\nFROM ", 1)[1]
+    instructions = re.split(r"\n(?=[A-Z]+ )", runtime_stage)  # continuation lines stay joined
+    run_words = {
+        word
+        for instruction in instructions
+        if instruction.startswith("RUN ")
+        for word in re.findall(r"[\w+.-]+", instruction)
+    }
+    users = [
+        instruction.split()[1] for instruction in instructions if instruction.startswith("USER ")
+    ]
+
+    assert run_words.isdisjoint({"build-essential", "gcc", "g++", "clang", "make", "python3-dev"})
+    assert users
+    assert users[-1] not in {"root", "0"}
+
+
+def test_ci_workflow_runs_every_gate_with_the_chosen_services(
+    render: tuple[Path, dict[str, str]],
+) -> None:
+    project, context = render
+    workflow = yaml.safe_load(
+        (project / ".github" / "workflows" / "ci.yml").read_text(encoding="utf-8")
+    )
+    jobs = workflow["jobs"]
+    commands = [step["run"] for job in jobs.values() for step in job["steps"] if "run" in step]
+    services = jobs["test"].get("services", {})
+    expected = set()
+    if context["database"] == "postgresql":
+        expected.add("postgres")
+    if context["use_redis"] == "yes":
+        expected.add("redis")
+
+    for gate in (
+        "ruff check .",
+        "ruff format --check .",
+        "mypy --strict src",
+        "bandit -c pyproject.toml -r src",
+        "pytest",
+    ):
+        assert gate in commands, gate
+    assert any(command.startswith("pip-audit") for command in commands)
+    assert workflow["permissions"] == {"contents": "read"}
+    assert set(services) == expected
+    if "postgres" in services:
+        assert services["postgres"]["image"] == "postgres:16"
+        assert services["postgres"]["env"] == {"POSTGRES_HOST_AUTH_METHOD": "trust"}
+        assert services["postgres"]["ports"] == ["5432:5432"]
+    if "redis" in services:
+        assert services["redis"]["image"] == "redis:7"
+        assert services["redis"]["ports"] == ["6379:6379"]
+
+
+def test_coverage_is_measured_and_enforced_by_plain_pytest(
+    render: tuple[Path, dict[str, str]],
+) -> None:
+    project, _ = render
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+    tools = pyproject["tool"]
+    dev = pyproject["project"]["optional-dependencies"]["dev"]
+
+    assert "--cov" in tools["pytest"]["ini_options"]["addopts"].split()
+    assert tools["coverage"]["report"]["fail_under"] >= 90
+    assert tools["coverage"]["run"]["branch"] is True
+    assert any(requirement.startswith("pytest-cov") for requirement in dev)
+
+
+def test_makefile_targets_are_valid_make(bake: Any) -> None:
+    project = bake().project_path
+    targets = ("install", "run", "test", "lint", "format", "migrate", "audit", "create-admin")
+
+    for target in targets:
+        completed = subprocess.run(  # noqa: S603 - fixed command, no shell
+            ["make", "--dry-run", target, "USERNAME=alice", "EMAIL=alice@example.com"],  # noqa: S607
+            cwd=project,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert completed.returncode == 0, f"make {target}: {completed.stderr}"
+        assert completed.stdout.strip(), target
+
+
+def test_pre_commit_refuses_env_files_and_runs_the_gates(bake: Any) -> None:
+    project = bake().project_path
+    config = yaml.safe_load((project / ".pre-commit-config.yaml").read_text(encoding="utf-8"))
+    hooks = {hook["id"]: hook for repo in config["repos"] for hook in repo["hooks"]}
+    env_guard = hooks["no-env-file"]
+
+    def refused(path: str) -> bool:
+        return bool(re.search(env_guard["files"], path)) and not re.search(
+            env_guard["exclude"], path
+        )
+
+    assert {"ruff-check", "ruff-format", "mypy", "bandit"} <= set(hooks)
+    assert {"detect-private-key", "check-added-large-files"} <= set(hooks)
+    assert env_guard["language"] == "fail"
+    assert [path for path in (".env", "deploy/.env", ".env.production") if not refused(path)] == []
+    assert [path for path in (".env.example", "environment.py", "x.env.md") if refused(path)] == []
+
+
+def test_changelog_starts_unreleased(bake: Any) -> None:
+    changelog = (bake().project_path / "CHANGELOG.md").read_text(encoding="utf-8")
+
+    assert changelog.startswith("# Changelog\n")
+    assert "Keep a Changelog" in changelog
+    assert "## [Unreleased]" in changelog

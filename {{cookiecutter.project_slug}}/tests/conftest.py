@@ -4,6 +4,9 @@ import asyncio
 import io
 import json
 import logging
+{%- if cookiecutter.use_redis == "yes" %}
+import os
+{%- endif %}
 import re
 {%- if cookiecutter.database == "sqlite" %}
 import shutil
@@ -23,6 +26,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from httpx import ASGITransport, AsyncClient
+{%- if cookiecutter.use_redis == "yes" %}
+from redis.asyncio import Redis
+{%- endif %}
 {%- if cookiecutter.database == "postgresql" %}
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -55,9 +61,25 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         # Tests log in often; the rate-limit tests set tight limits of their own.
         "RATE_LIMIT_LOGIN": "1000/minute",
         "RATE_LIMIT_DEFAULT": "1000/minute",
+{%- if cookiecutter.use_redis == "yes" %}
+        "REDIS_URL": REDIS_URL,
+{%- endif %}
         **overrides,
     }
     return Settings(_env_file=None, **values)
+{%- if cookiecutter.use_redis == "yes" %}
+
+
+# A database number of the tests' own on the local server, emptied before each test.
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture(autouse=True)
+async def empty_redis() -> None:
+    client = Redis.from_url(REDIS_URL)
+    await client.flushdb()
+    await client.aclose()
+{%- endif %}
 
 {% if cookiecutter.database == "postgresql" %}
 SERVER_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"

@@ -140,6 +140,27 @@ class Settings(BaseSettings):
                 raise ValueError(f"{proxy!r} is not an IP address or network") from exc
         return proxies
 
+{%- if cookiecutter.use_redis == "no" %}
+
+    @field_validator("REDIS_URL")
+    @classmethod
+    def _no_redis_in_this_project(cls, value: str) -> str:
+        if value:
+            raise ValueError(
+                "REDIS_URL is set, but this project was generated without Redis support; "
+                "leave it empty (limits and revocations stay in the process)"
+            )
+        return value
+{%- else %}
+
+    @field_validator("REDIS_URL")
+    @classmethod
+    def _redis_url_is_redis(cls, value: str) -> str:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("REDIS_URL must be a redis://, rediss:// or unix:// URL")
+        return value
+{%- endif %}
+
     @field_validator("SECRET_KEY")
     @classmethod
     def _secret_key_is_strong(cls, value: SecretStr) -> SecretStr:

@@ -59,3 +59,12 @@ async def handle_rate_limited(request: Request, exc: Exception) -> JSONResponse:
         status_code=429,
         headers={"Retry-After": str(limited.retry_after)},
     )
+
+
+async def handle_auth_state_unavailable(_request: Request, _exc: Exception) -> JSONResponse:
+    # Fail closed: without the shared revocation state nobody can be authenticated.
+    return JSONResponse(
+        {"detail": "Authentication is temporarily unavailable"},
+        status_code=503,
+        headers={"Retry-After": "5"},
+    )

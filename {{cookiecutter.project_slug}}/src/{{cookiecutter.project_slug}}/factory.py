@@ -4,17 +4,30 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI
+from limits.aio.storage import MemoryStorage, Storage
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.httpsredirect import HTTPSRedirectMiddleware
 
 from . import health
 from .admin.router import router as admin_router
 from .api_keys.router import router as api_keys_router
+from .auth.principal_cache import (
+    AuthStateUnavailableError,
+    AuthVersions,
+    LocalAuthVersions,
+    PrincipalCache,
+)
 from .auth.router import router as auth_router
 from .bootstrap import ensure_first_admin
 from .config import Settings, get_settings
 from .db import create_engine, create_sessionmaker
-from .errors import AppError, handle_app_error, handle_rate_limited
+from .docs import add_docs
+from .errors import (
+    AppError,
+    handle_app_error,
+    handle_auth_state_unavailable,
+    handle_rate_limited,
+)
 from .items.router import router as items_router
 from .mail import create_mail_sender
 from .middleware.body_limit import BodyLimitMiddleware
@@ -23,6 +36,9 @@ from .middleware.request_context import RequestContextMiddleware
 from .middleware.security_headers import SecurityHeadersMiddleware
 from .middleware.trusted_host import TrustedHostMiddleware
 from .migrate import migrate
+{%- if cookiecutter.use_redis == "yes" %}
+from .redis_state import RedisAuthVersions, create_pool, rate_limit_storage
+{%- endif %}
 from .security.passwords import PasswordHasher
 from .security.rate_limit import RateLimitedError, RateLimiter
 from .security.throttling import limit_by_caller
@@ -36,6 +52,7 @@ DOCS_PATHS = ("/docs", "/redoc", "/openapi.json")
 
 def create_services(settings: Settings) -> Services:
     engine = create_engine(settings.DATABASE_URL)
+    auth_versions, limit_storage = create_shared_state(settings)
     return Services(
         settings=settings,
         engine=engine,
@@ -52,18 +69,23 @@ def create_services(settings: Settings) -> Services:
             audience=settings.JWT_AUDIENCE,
         ),
         mailer=create_mail_sender(settings),
+        principals=PrincipalCache(auth_versions),
         limiter=RateLimiter(
-            rate_limit_storage_uri(settings),
+            limit_storage,
             login=settings.RATE_LIMIT_LOGIN,
             default=settings.RATE_LIMIT_DEFAULT,
         ),
     )
 
 
-def rate_limit_storage_uri(settings: Settings) -> str:
+def create_shared_state(settings: Settings) -> tuple[AuthVersions, Storage]:
+    """Where auth versions and rate-limit counters live: this process, or Redis."""
+{%- if cookiecutter.use_redis == "yes" %}
     if settings.REDIS_URL:
-        return "async+" + settings.REDIS_URL
-    return "async+memory://"
+        pool = create_pool(settings.REDIS_URL)
+        return RedisAuthVersions(pool), rate_limit_storage(settings.REDIS_URL, pool)
+{%- endif %}
+    return LocalAuthVersions(), MemoryStorage()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -80,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await services.engine.dispose()
+            await services.principals.versions.close()
             services.hasher.close()
 
     app = FastAPI(
@@ -94,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.services = services
     app.add_exception_handler(AppError, handle_app_error)
     app.add_exception_handler(RateLimitedError, handle_rate_limited)
+    app.add_exception_handler(AuthStateUnavailableError, handle_auth_state_unavailable)
 
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(health.router)
@@ -102,6 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (users_router, admin_router, items_router, api_keys_router):
         api.include_router(router, dependencies=[Depends(limit_by_caller)])
     app.include_router(api)
+    add_docs(app, settings)
     add_middleware(app, settings)
     return app
 

@@ -16,12 +16,16 @@ async def health() -> dict[str, str]:
 
 @router.get("/ready", responses={503: {"description": "A backing service does not answer"}})
 async def ready(services: ServicesDep) -> JSONResponse:
-    """Readiness: the database answers a trivial query."""
+    """Readiness: the database answers a trivial query, and Redis a ping when it is used."""
     try:
         async with services.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
     except (SQLAlchemyError, OSError):
-        return JSONResponse(
-            {"detail": "Database unavailable"}, status_code=status.HTTP_503_SERVICE_UNAVAILABLE
-        )
+        return _unavailable("Database unavailable")
+    if not await services.principals.versions.ping():
+        return _unavailable("Redis unavailable")
     return JSONResponse({"status": "ok"})
+
+
+def _unavailable(detail: str) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status.HTTP_503_SERVICE_UNAVAILABLE)

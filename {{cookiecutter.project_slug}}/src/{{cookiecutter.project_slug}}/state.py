@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from .auth.principal_cache import PrincipalCache
 from .config import Settings
 from .mail import MailSender
 from .security.passwords import PasswordHasher
@@ -23,6 +24,7 @@ class Services:
     tokens: TokenCodec
     limiter: RateLimiter
     mailer: MailSender
+    principals: PrincipalCache
 
 
 async def get_services(request: Request) -> Services:

@@ -12,7 +12,7 @@ from ..db import utcnow
 from ..errors import AppError, ForbiddenError, NotFoundError
 from ..security.events import security_event
 from ..security.scopes import ROLE_SCOPES, format_scope
-from ..users.models import User
+from ..users.identity import UserSnapshot
 from .models import ApiKey
 from .schemas import ApiKeyCreate
 
@@ -22,7 +22,9 @@ SHOWN_PREFIX_LENGTH = 11
 MAX_KEYS_PER_USER = 20
 
 
-async def create_key(session: AsyncSession, owner: User, data: ApiKeyCreate) -> tuple[ApiKey, str]:
+async def create_key(
+    session: AsyncSession, owner: UserSnapshot, data: ApiKeyCreate
+) -> tuple[ApiKey, str]:
     """A new key and its plaintext, which exists only in this return value."""
     scopes = frozenset(data.scopes)
     beyond_role = scopes - ROLE_SCOPES[owner.role]
@@ -54,7 +56,7 @@ async def create_key(session: AsyncSession, owner: User, data: ApiKeyCreate) -> 
     return api_key, key
 
 
-async def list_keys(session: AsyncSession, owner: User) -> list[ApiKey]:
+async def list_keys(session: AsyncSession, owner: UserSnapshot) -> list[ApiKey]:
     rows = await session.scalars(
         select(ApiKey)
         .where(ApiKey.user_id == owner.id, ApiKey.revoked_at.is_(None))
@@ -63,7 +65,7 @@ async def list_keys(session: AsyncSession, owner: User) -> list[ApiKey]:
     return list(rows)
 
 
-async def revoke_key(session: AsyncSession, owner: User, key_id: uuid.UUID) -> None:
+async def revoke_key(session: AsyncSession, owner: UserSnapshot, key_id: uuid.UUID) -> None:
     api_key = await session.scalar(
         select(ApiKey).where(
             ApiKey.id == key_id, ApiKey.user_id == owner.id, ApiKey.revoked_at.is_(None)

@@ -16,6 +16,7 @@ from ..mail import link_mail
 from ..security.events import security_event
 from ..security.passwords import password_problem
 from ..state import Services
+from ..users.identity import UserSnapshot
 from ..users.models import ActionToken, Purpose, User
 from ..users.service import expire_reset_links, revoke_sessions
 from .service import hash_secret_token
@@ -23,7 +24,9 @@ from .service import hash_secret_token
 INVALID_LINK = "Invalid or expired token"
 
 
-async def _issue(session: AsyncSession, user: User, purpose: Purpose, lifetime: timedelta) -> str:
+async def _issue(
+    session: AsyncSession, user: User | UserSnapshot, purpose: Purpose, lifetime: timedelta
+) -> str:
     token = secrets.token_urlsafe(32)
     session.add(
         ActionToken(
@@ -68,7 +71,7 @@ async def _spend(session: AsyncSession, token: str, purpose: Purpose) -> User:
     return user
 
 
-async def send_verification(services: Services, user: User) -> None:
+async def send_verification(services: Services, user: UserSnapshot) -> None:
     """Mail `user` a link that proves the address is theirs. Runs as a background task."""
     settings = services.settings
     hours = settings.EMAIL_VERIFICATION_EXPIRE_HOURS
@@ -85,10 +88,10 @@ async def send_verification(services: Services, user: User) -> None:
     )
 
 
-async def verify_email(session: AsyncSession, token: str) -> User:
+async def verify_email(session: AsyncSession, services: Services, token: str) -> User:
     user = await _spend(session, token, Purpose.VERIFY_EMAIL)
     user.email_verified = True
-    await session.commit()
+    await services.principals.commit_change(session, user.id)
     security_event("email_verified", user_id=str(user.id))
     return user
 
@@ -133,7 +136,7 @@ async def reset_password(
         await session.rollback()
         raise UnprocessableError(problem)
     user.hashed_password = await services.hasher.hash(new_password)
-    await expire_reset_links(session, user)
+    await expire_reset_links(session, user.id)
     await revoke_sessions(session, user.id)
-    await session.commit()
+    await services.principals.commit_change(session, user.id)
     security_event("password_reset", user_id=str(user.id))

@@ -1,9 +1,10 @@
 """Who is calling: the dependencies every protected route declares.
 
-A credential only says who the caller was when it was issued. Each request loads the
-user together with the login session (bearer token) or the API key in one query, so a
-deactivation, a role change, a logout or a revoked key counts from the next request on,
-and the credential's scopes are cut to what the user's current role allows.
+A credential only says who the caller was when it was issued. A request loads the user
+with the login session (bearer token) or the API key, so a deactivation, a role change,
+a logout or a revoked key counts from the next request on, and the credential's scopes
+are cut to what the user's current role allows. Bearer callers come from the principal
+cache when nothing about them changed since (see principal_cache.py).
 """
 
 import uuid
@@ -14,16 +15,17 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer, SecurityScopes
 from sqlalchemy import or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..api_keys.models import ApiKey
 from ..db import utcnow
 from ..security.events import security_event
 from ..security.rate_limit import parse_limit
-from ..security.scopes import ROLE_SCOPES, SCOPE_DESCRIPTIONS, Role, parse_scope
+from ..security.request_claims import access_claims
+from ..security.scopes import ROLE_SCOPES, SCOPE_DESCRIPTIONS, parse_scope
 from ..security.throttling import client_address
 from ..security.tokens import InvalidTokenError
-from ..state import Services, ServicesDep, SessionDep
+from ..state import Services, ServicesDep
+from ..users.identity import UserSnapshot
 from ..users.models import User, UserSession
 from .service import hash_secret_token
 
@@ -44,7 +46,7 @@ api_key_scheme = APIKeyHeader(name=API_KEY_HEADER, auto_error=False)
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    user: User
+    user: UserSnapshot
     scopes: frozenset[str]
     # The login session of a bearer token; None when an API key authenticated the call.
     session_id: uuid.UUID | None
@@ -54,7 +56,7 @@ class Principal:
 class BearerSession:
     """A caller who presented a bearer token (not an API key), and their login session."""
 
-    user: User
+    user: UserSnapshot
     session_id: uuid.UUID
 
 
@@ -70,50 +72,65 @@ def _unauthorized(security_scopes: SecurityScopes) -> HTTPException:
 
 
 async def _from_bearer(
-    token: str, services: Services, session: AsyncSession
-) -> tuple[User, frozenset[str], uuid.UUID] | None:
+    request: Request, token: str, services: Services
+) -> tuple[UserSnapshot, frozenset[str], uuid.UUID] | None:
     try:
-        claims = services.tokens.decode_access_token(token)
+        claims = access_claims(request, services.tokens, token)
         user_id, session_id = uuid.UUID(claims.subject), uuid.UUID(claims.session_id)
     except (InvalidTokenError, ValueError):
         return None
-    user = await session.scalar(
-        select(User)
-        .join(UserSession, UserSession.user_id == User.id)
-        .where(
-            User.id == user_id,
-            UserSession.id == session_id,
-            UserSession.revoked_at.is_(None),
-            UserSession.expires_at > utcnow(),
-        )
+    cached = await services.principals.get(session_id, user_id)
+    if cached is not None:
+        return cached.user, claims.scopes, session_id
+    version = await services.principals.versions.get(user_id)
+    async with services.sessionmaker() as session:
+        row = (
+            await session.execute(
+                select(User, UserSession.expires_at)
+                .join(UserSession, UserSession.user_id == User.id)
+                .where(
+                    User.id == user_id,
+                    UserSession.id == session_id,
+                    UserSession.revoked_at.is_(None),
+                    UserSession.expires_at > utcnow(),
+                )
+            )
+        ).one_or_none()
+    if row is None:
+        return None
+    user, session_expires_at = row
+    snapshot = UserSnapshot.of(user)
+    services.principals.put(
+        session_id, snapshot, version=version, session_expires_at=session_expires_at.timestamp()
     )
-    return (user, claims.scopes, session_id) if user is not None else None
+    return snapshot, claims.scopes, session_id
 
 
-async def _from_api_key(key: str, session: AsyncSession) -> tuple[User, frozenset[str]] | None:
+async def _from_api_key(key: str, services: Services) -> tuple[UserSnapshot, frozenset[str]] | None:
     if len(key) > MAX_API_KEY_LENGTH:
         return None
     now = utcnow()
-    row = (
-        await session.execute(
-            select(User, ApiKey)
-            .join(ApiKey, ApiKey.user_id == User.id)
-            .where(
-                ApiKey.key_hash == hash_secret_token(key),
-                ApiKey.revoked_at.is_(None),
-                or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now),
+    async with services.sessionmaker() as session:
+        row = (
+            await session.execute(
+                select(User, ApiKey)
+                .join(ApiKey, ApiKey.user_id == User.id)
+                .where(
+                    ApiKey.key_hash == hash_secret_token(key),
+                    ApiKey.revoked_at.is_(None),
+                    or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now),
+                )
             )
-        )
-    ).one_or_none()
-    if row is None:
-        return None
-    user, api_key = row
-    if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_PRECISION:
-        await session.execute(
-            update(ApiKey).where(ApiKey.id == api_key.id).values(last_used_at=now)
-        )
-        await session.commit()
-    return user, parse_scope(api_key.scope)
+        ).one_or_none()
+        if row is None:
+            return None
+        user, api_key = row
+        if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_PRECISION:
+            await session.execute(
+                update(ApiKey).where(ApiKey.id == api_key.id).values(last_used_at=now)
+            )
+            await session.commit()
+        return UserSnapshot.of(user), parse_scope(api_key.scope)
 
 
 async def get_principal(
@@ -122,17 +139,16 @@ async def get_principal(
     token: Annotated[str | None, Depends(oauth2_scheme)],
     api_key: Annotated[str | None, Depends(api_key_scheme)],
     services: ServicesDep,
-    session: SessionDep,
 ) -> Principal:
     """The caller, by bearer token or `X-API-Key`, holding every scope the route requires."""
     session_id: uuid.UUID | None = None
     if token is not None:
-        found = await _from_bearer(token, services, session)
+        found = await _from_bearer(request, token, services)
         if found is None:
             raise _unauthorized(security_scopes)
         user, granted, session_id = found
     elif api_key is not None:
-        by_key = await _from_api_key(api_key, session)
+        by_key = await _from_api_key(api_key, services)
         if by_key is None:
             raise _unauthorized(security_scopes)
         user, granted = by_key
@@ -141,7 +157,7 @@ async def get_principal(
     request.state.user_id = str(user.id)
     if not user.is_active:
         raise HTTPException(status_code=status.HTTP_403_FORBIDDEN, detail="Inactive user")
-    scopes = granted & ROLE_SCOPES[Role(user.role)]
+    scopes = granted & ROLE_SCOPES[user.role]
     missing = set(security_scopes.scopes) - scopes
     if missing:
         if "admin" in missing:
@@ -157,7 +173,7 @@ async def get_principal(
     return Principal(user=user, scopes=scopes, session_id=session_id)
 
 
-async def _note_admin_denial(services: Services, user: User, client: str) -> None:
+async def _note_admin_denial(services: Services, user: UserSnapshot, client: str) -> None:
     security_event("admin_access_denied", user_id=str(user.id), client=client)
     if not await services.limiter.count(ADMIN_DENIALS_ALERT, "admin-denials", client):
         security_event("repeated_admin_denials", user_id=str(user.id), client=client)

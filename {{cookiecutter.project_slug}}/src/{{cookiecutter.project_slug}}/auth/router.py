@@ -6,6 +6,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from ..security.throttling import client_address, limit_by_caller, limit_unauthenticated
 from ..state import ServicesDep, SessionDep
 from ..users import service as users_service
+from ..users.identity import UserSnapshot
 from ..users.schemas import UserCreate, UserPublic
 from . import account_links, service
 from .dependencies import BearerPrincipal
@@ -52,9 +53,9 @@ async def refresh(data: RefreshRequest, services: ServicesDep, session: SessionD
     status_code=status.HTTP_204_NO_CONTENT,
     dependencies=[Depends(limit_by_caller)],
 )
-async def logout(principal: BearerPrincipal, session: SessionDep) -> None:
+async def logout(principal: BearerPrincipal, services: ServicesDep, session: SessionDep) -> None:
     """End this login: its access and refresh tokens get 401 from now on."""
-    await service.log_out(session, principal.user, principal.session_id)
+    await service.log_out(session, services.principals, principal.user.id, principal.session_id)
 
 
 @router.post("/register", status_code=status.HTTP_201_CREATED, dependencies=anonymous)
@@ -64,13 +65,16 @@ async def register(
     """Create an account with the `user` role, whatever else the body says, and mail a
     verification link."""
     user = await users_service.create_user(session, services.hasher, data)
-    background.add_task(account_links.send_verification, services, user)
+    background.add_task(account_links.send_verification, services, UserSnapshot.of(user))
     return UserPublic.model_validate(user)
 
 
 @router.post("/verify-email", dependencies=anonymous)
-async def verify_email(data: VerifyEmailRequest, session: SessionDep) -> UserPublic:
-    return UserPublic.model_validate(await account_links.verify_email(session, data.token))
+async def verify_email(
+    data: VerifyEmailRequest, services: ServicesDep, session: SessionDep
+) -> UserPublic:
+    user = await account_links.verify_email(session, services, data.token)
+    return UserPublic.model_validate(user)
 
 
 @router.post(

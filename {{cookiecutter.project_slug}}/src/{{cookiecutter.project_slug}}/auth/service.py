@@ -22,6 +22,7 @@ from ..security.tokens import TokenCodec
 from ..state import Services
 from ..users.models import RefreshToken, User, UserSession
 from ..users.service import find_by_login
+from .principal_cache import PrincipalCache
 from .schemas import TokenPair
 
 # The form's fields are free text: bound them before anything is looked up or hashed.
@@ -163,7 +164,7 @@ async def refresh(session: AsyncSession, services: Services, refresh_token: str)
     )
     if spent.rowcount != 1:  # type: ignore[attr-defined]
         await revoke_session(session, user_session.id)
-        await session.commit()
+        await services.principals.commit_change(session, user.id)
         security_event(
             "refresh_token_reused", user_id=str(user.id), session_id=str(user_session.id)
         )
@@ -190,8 +191,10 @@ async def revoke_session(session: AsyncSession, session_id: uuid.UUID) -> None:
     )
 
 
-async def log_out(session: AsyncSession, user: User, session_id: uuid.UUID) -> None:
+async def log_out(
+    session: AsyncSession, principals: PrincipalCache, user_id: uuid.UUID, session_id: uuid.UUID
+) -> None:
     """End this login: its access tokens and its refresh-token family stop working."""
     await revoke_session(session, session_id)
-    await session.commit()
-    security_event("logged_out", user_id=str(user.id), session_id=str(session_id))
+    await principals.commit_change(session, user_id)
+    security_event("logged_out", user_id=str(user_id), session_id=str(session_id))

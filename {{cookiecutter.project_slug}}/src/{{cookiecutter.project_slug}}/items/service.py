@@ -8,25 +8,27 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..errors import NotFoundError
 from ..pagination import PageParams
 from ..security.scopes import Role
-from ..users.models import User
+from ..users.identity import UserSnapshot
 from .models import Item
 from .schemas import ItemCreate, ItemUpdate
 
 
-def _visible_to(user: User, statement: Select[Item]) -> Select[Item]:
+def _visible_to(user: UserSnapshot, statement: Select[Item]) -> Select[Item]:
     if user.role == Role.ADMIN:
         return statement
     return statement.where(Item.owner_id == user.id)
 
 
-async def create_item(session: AsyncSession, owner: User, data: ItemCreate) -> Item:
+async def create_item(session: AsyncSession, owner: UserSnapshot, data: ItemCreate) -> Item:
     item = Item(title=data.title, description=data.description, owner_id=owner.id)
     session.add(item)
     await session.commit()
     return item
 
 
-async def list_items(session: AsyncSession, user: User, page: PageParams) -> tuple[list[Item], int]:
+async def list_items(
+    session: AsyncSession, user: UserSnapshot, page: PageParams
+) -> tuple[list[Item], int]:
     visible = _visible_to(user, select(Item))
     total = await session.scalar(select(func.count()).select_from(visible.subquery())) or 0
     rows = await session.scalars(
@@ -35,7 +37,7 @@ async def list_items(session: AsyncSession, user: User, page: PageParams) -> tup
     return list(rows), total
 
 
-async def get_item(session: AsyncSession, user: User, item_id: uuid.UUID) -> Item:
+async def get_item(session: AsyncSession, user: UserSnapshot, item_id: uuid.UUID) -> Item:
     """The item, if `user` may see it; another user's item is as absent as a missing one."""
     item = await session.scalar(_visible_to(user, select(Item).where(Item.id == item_id)))
     if item is None:
@@ -44,7 +46,7 @@ async def get_item(session: AsyncSession, user: User, item_id: uuid.UUID) -> Ite
 
 
 async def update_item(
-    session: AsyncSession, user: User, item_id: uuid.UUID, data: ItemUpdate
+    session: AsyncSession, user: UserSnapshot, item_id: uuid.UUID, data: ItemUpdate
 ) -> Item:
     item = await get_item(session, user, item_id)
     if data.title is not None:
@@ -55,7 +57,7 @@ async def update_item(
     return item
 
 
-async def delete_item(session: AsyncSession, user: User, item_id: uuid.UUID) -> None:
+async def delete_item(session: AsyncSession, user: UserSnapshot, item_id: uuid.UUID) -> None:
     item = await get_item(session, user, item_id)
     await session.delete(item)
     await session.commit()

@@ -5,15 +5,27 @@ storage calls, which block the event loop on every request once Redis is the sto
 The same engine, used here through its asyncio API, gives each app its own limiter
 from its settings and never blocks. Limits are moving windows: no double burst at a
 window edge.
+
+With Redis as the store, all workers share one budget. If Redis stops answering, the
+limits fall back to this process's memory (logged once) and go back to Redis once it
+answers again: limits degrade, they never switch off.
 """
 
+import logging
 import math
 import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from limits import RateLimitItem, parse
-from limits.aio.storage import Storage
+from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
-from limits.storage import storage_from_string
+from limits.errors import StorageError
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+# While Redis is down, try it again this often.
+RETRY_SECONDS = 5.0
 
 
 class RateLimitedError(Exception):
@@ -32,32 +44,43 @@ def parse_limit(value: str) -> RateLimitItem:
 
 
 class RateLimiter:
-    def __init__(self, storage_uri: str, *, login: str, default: str) -> None:
+    def __init__(self, storage: Storage, *, login: str, default: str) -> None:
         self.login = parse_limit(login)
         self.default = parse_limit(default)
-        storage = storage_from_string(storage_uri)
-        if not isinstance(storage, Storage):
-            raise ValueError(f"{storage_uri!r} is not an asyncio storage (async+...)")
-        self._storage = storage
-        self._strategy = MovingWindowRateLimiter(storage)
+        self._shared = MovingWindowRateLimiter(storage)
+        self._local = MovingWindowRateLimiter(MemoryStorage())
+        self._shared_down_until: float | None = None
+
+    async def _run(self, call: Callable[[MovingWindowRateLimiter], Awaitable[T]]) -> T:
+        now = time.monotonic()
+        if self._shared_down_until is None or now >= self._shared_down_until:
+            try:
+                result = await call(self._shared)
+            except StorageError as exc:
+                if self._shared_down_until is None:
+                    logger.warning("rate limit store unreachable, limiting per process: %s", exc)
+                self._shared_down_until = now + RETRY_SECONDS
+            else:
+                if self._shared_down_until is not None:
+                    logger.warning("rate limit store reachable again")
+                    self._shared_down_until = None
+                return result
+        return await call(self._local)
 
     async def hit(self, limit: RateLimitItem, *identifiers: str) -> None:
         """Count one request against `limit`; raise RateLimitedError once it is spent."""
-        if not await self._strategy.hit(limit, *identifiers):
+        if not await self._run(lambda strategy: strategy.hit(limit, *identifiers)):
             await self._refuse(limit, identifiers)
 
     async def check(self, limit: RateLimitItem, *identifiers: str) -> None:
         """Raise RateLimitedError if `limit` is spent, without counting this request."""
-        if not await self._strategy.test(limit, *identifiers):
+        if not await self._run(lambda strategy: strategy.test(limit, *identifiers)):
             await self._refuse(limit, identifiers)
 
     async def count(self, limit: RateLimitItem, *identifiers: str) -> bool:
         """Count one event; False once there were more than `limit` allows."""
-        return await self._strategy.hit(limit, *identifiers)
+        return await self._run(lambda strategy: strategy.hit(limit, *identifiers))
 
     async def _refuse(self, limit: RateLimitItem, identifiers: tuple[str, ...]) -> None:
-        stats = await self._strategy.get_window_stats(limit, *identifiers)
+        stats = await self._run(lambda strategy: strategy.get_window_stats(limit, *identifiers))
         raise RateLimitedError(max(1, math.ceil(stats.reset_time - time.time())), limit)
-
-    async def reset(self) -> None:
-        await self._storage.reset()

@@ -10,6 +10,7 @@ import hashlib
 from fastapi import Request
 
 from ..state import ServicesDep
+from .request_claims import access_claims
 from .tokens import InvalidTokenError
 
 
@@ -30,7 +31,7 @@ def _caller_key(request: Request, services: ServicesDep) -> str:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token:
         try:
-            return "user:" + services.tokens.decode_access_token(token).subject
+            return "user:" + access_claims(request, services.tokens, token).subject
         except InvalidTokenError:
             pass
     api_key = request.headers.get("x-api-key")

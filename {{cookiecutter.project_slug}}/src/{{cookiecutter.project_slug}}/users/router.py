@@ -14,8 +14,10 @@ async def read_me(principal: UsersReader) -> UserPublic:
 
 
 @router.patch("/me")
-async def update_me(data: UserUpdateMe, principal: UsersWriter, session: SessionDep) -> UserPublic:
-    user = await service.update_me(session, principal.user, data)
+async def update_me(
+    data: UserUpdateMe, principal: UsersWriter, services: ServicesDep, session: SessionDep
+) -> UserPublic:
+    user = await service.update_me(session, services.principals, principal.user.id, data)
     return UserPublic.model_validate(user)
 
 
@@ -27,7 +29,8 @@ async def change_password(
     await service.change_password(
         session,
         services.hasher,
-        principal.user,
+        services.principals,
+        principal.user.id,
         current_password=data.current_password,
         new_password=data.new_password,
         keep_session=principal.session_id,

@@ -6,6 +6,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..auth.principal_cache import PrincipalCache
 from ..db import utcnow
 from ..errors import AppError, ConflictError, NotFoundError, UnprocessableError
 from ..pagination import PageParams
@@ -62,7 +63,17 @@ async def admin_exists(session: AsyncSession) -> bool:
     return await session.scalar(select(User.id).where(User.role == Role.ADMIN).limit(1)) is not None
 
 
-async def update_me(session: AsyncSession, user: User, data: UserUpdateMe) -> User:
+async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFoundError("User not found")
+    return user
+
+
+async def update_me(
+    session: AsyncSession, principals: PrincipalCache, user_id: uuid.UUID, data: UserUpdateMe
+) -> User:
+    user = await get_user(session, user_id)
     if data.email is not None and data.email.lower() != user.email:
         await _ensure_available(session, email=data.email.lower())
         user.email = data.email.lower()
@@ -70,19 +81,25 @@ async def update_me(session: AsyncSession, user: User, data: UserUpdateMe) -> Us
         user.email_verified = False
     if data.full_name is not None:
         user.full_name = data.full_name
-    await _commit_unique(session)
+    try:
+        await principals.commit_change(session, user.id)
+    except IntegrityError as exc:
+        await session.rollback()
+        raise ConflictError("Email already registered") from exc
     return user
 
 
 async def change_password(
     session: AsyncSession,
     hasher: PasswordHasher,
-    user: User,
+    principals: PrincipalCache,
+    user_id: uuid.UUID,
     *,
     current_password: str,
     new_password: str,
     keep_session: uuid.UUID | None,
 ) -> None:
+    user = await get_user(session, user_id)
     ok, _ = await hasher.verify(current_password, user.hashed_password)
     if not ok:
         raise AppError("Current password is incorrect")
@@ -90,18 +107,18 @@ async def change_password(
     if problem:
         raise UnprocessableError(problem)
     user.hashed_password = await hasher.hash(new_password)
-    await expire_reset_links(session, user)
+    await expire_reset_links(session, user.id)
     await revoke_sessions(session, user.id, keep=keep_session)
-    await session.commit()
+    await principals.commit_change(session, user.id)
     security_event("password_changed", user_id=str(user.id))
 
 
-async def expire_reset_links(session: AsyncSession, user: User) -> None:
+async def expire_reset_links(session: AsyncSession, user_id: uuid.UUID) -> None:
     """Reset links die when the password changes, however it changed."""
     await session.execute(
         update(ActionToken)
         .where(
-            ActionToken.user_id == user.id,
+            ActionToken.user_id == user_id,
             ActionToken.purpose == Purpose.RESET_PASSWORD,
             ActionToken.used_at.is_(None),
         )
@@ -132,13 +149,15 @@ async def list_users(session: AsyncSession, page: PageParams) -> tuple[list[User
 
 
 async def admin_update(
-    session: AsyncSession, acting_admin: User, user_id: uuid.UUID, data: AdminUserUpdate
+    session: AsyncSession,
+    principals: PrincipalCache,
+    acting_admin_id: uuid.UUID,
+    user_id: uuid.UUID,
+    data: AdminUserUpdate,
 ) -> tuple[User, Role]:
     """Apply an admin's change; return the user and the role they had before."""
-    user = await session.get(User, user_id)
-    if user is None:
-        raise NotFoundError("User not found")
-    if user.id == acting_admin.id and (
+    user = await get_user(session, user_id)
+    if user.id == acting_admin_id and (
         (data.role is not None and data.role != Role.ADMIN) or data.is_active is False
     ):
         # Otherwise the last admin could lock everyone out of user management.
@@ -150,7 +169,7 @@ async def admin_update(
         user.is_active = data.is_active
         if not data.is_active:
             await revoke_sessions(session, user.id)
-    await session.commit()
+    await principals.commit_change(session, user.id)
     return user, previous_role
 
 

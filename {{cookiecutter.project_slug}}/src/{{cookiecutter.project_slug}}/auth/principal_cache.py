@@ -1,0 +1,114 @@
+"""Callers seen recently, so most requests need no database query to authenticate.
+
+An entry is trusted only while the user's *auth version* is the one it was loaded
+under. Everything that changes what a user may do (role, active state, the profile
+/users/me shows, a revoked session) commits through `commit_change`, which bumps the
+version before and after the commit, so the next request anywhere reloads from the
+database. Loads read the version *before* the database, so a change that lands during a
+load is caught on the following request.
+
+Versions live in this process by default, which is exact for one process. With
+REDIS_URL they live in Redis and every worker sees a bump at once. If Redis cannot be
+reached, authentication fails closed (503) instead of trusting an entry, a change is
+refused before it is committed, and the local entries are dropped, since bumps may have
+been missed meanwhile.
+"""
+
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..users.identity import UserSnapshot
+
+CACHE_SECONDS = 30.0
+MAX_ENTRIES = 10_000
+
+
+class AuthStateUnavailableError(Exception):
+    """The shared auth state (Redis) did not answer; nobody can be authenticated."""
+
+
+def new_version() -> str:
+    """A version never seen before, even after the store lost its data: a reset cannot
+    bring back an old version that a cached entry would match."""
+    return uuid.uuid4().hex
+
+
+class AuthVersions(Protocol):
+    async def get(self, user_id: uuid.UUID) -> str: ...
+
+    async def bump(self, user_id: uuid.UUID) -> None: ...
+
+    async def ping(self) -> bool: ...
+
+    async def close(self) -> None: ...
+
+
+class LocalAuthVersions:
+    def __init__(self) -> None:
+        self._versions: dict[uuid.UUID, str] = {}
+
+    async def get(self, user_id: uuid.UUID) -> str:
+        return self._versions.setdefault(user_id, new_version())
+
+    async def bump(self, user_id: uuid.UUID) -> None:
+        self._versions[user_id] = new_version()
+
+    async def ping(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        self._versions.clear()
+
+
+@dataclass(frozen=True, slots=True)
+class CachedPrincipal:
+    user: UserSnapshot
+    version: str
+    # The earlier of the login session's expiry and the end of the cache period.
+    valid_until: float
+
+
+class PrincipalCache:
+    def __init__(self, versions: AuthVersions) -> None:
+        self.versions = versions
+        self._entries: OrderedDict[uuid.UUID, CachedPrincipal] = OrderedDict()
+
+    async def get(self, session_id: uuid.UUID, user_id: uuid.UUID) -> CachedPrincipal | None:
+        entry = self._entries.get(session_id)
+        if entry is None or entry.user.id != user_id:
+            return None
+        try:
+            version = await self.versions.get(user_id)
+        except AuthStateUnavailableError:
+            self._entries.clear()
+            raise
+        if time.time() >= entry.valid_until or version != entry.version:
+            self._entries.pop(session_id, None)
+            return None
+        return entry
+
+    def put(
+        self,
+        session_id: uuid.UUID,
+        user: UserSnapshot,
+        *,
+        version: str,
+        session_expires_at: float,
+    ) -> None:
+        valid_until = min(time.time() + CACHE_SECONDS, session_expires_at)
+        self._entries[session_id] = CachedPrincipal(user, version, valid_until)
+        if len(self._entries) > MAX_ENTRIES:
+            self._entries.popitem(last=False)
+
+    async def commit_change(self, session: AsyncSession, user_id: uuid.UUID) -> None:
+        """Commit a change to what `user_id` may do, and make every cache forget them."""
+        # Before: with the shared state unreachable, the change is not made at all.
+        await self.versions.bump(user_id)
+        await session.commit()
+        # After: drops entries loaded while the commit was under way.
+        await self.versions.bump(user_id)

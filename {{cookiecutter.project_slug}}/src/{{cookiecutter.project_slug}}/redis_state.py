@@ -1,0 +1,71 @@
+"""Redis as the state every worker shares: auth versions and rate-limit counters.
+
+One connection pool serves both, with short timeouts: when Redis is down a request
+fails (auth, 503) or degrades (limits) within half a second instead of hanging.
+"""
+
+import uuid
+
+from limits.aio.storage import RedisStorage, Storage
+from redis.asyncio import ConnectionPool, Redis
+from redis.exceptions import RedisError
+
+from .auth.principal_cache import AuthStateUnavailableError, new_version
+
+REDIS_TIMEOUT_SECONDS = 0.5
+# Versions of users not seen for a day are dropped; a new one is made when needed.
+VERSION_TTL_SECONDS = 24 * 3600
+
+
+def create_pool(url: str) -> ConnectionPool:
+    return ConnectionPool.from_url(
+        url, socket_timeout=REDIS_TIMEOUT_SECONDS, socket_connect_timeout=REDIS_TIMEOUT_SECONDS
+    )
+
+
+def rate_limit_storage(url: str, pool: ConnectionPool) -> Storage:
+    return RedisStorage(
+        "async+" + url,
+        implementation="redispy",
+        wrap_exceptions=True,
+        # limits passes the pool on to redis-py; its annotation only names scalar options.
+        connection_pool=pool,  # type: ignore[arg-type]
+    )
+
+
+class RedisAuthVersions:
+    def __init__(self, pool: ConnectionPool) -> None:
+        self._pool = pool
+        self._redis = Redis(connection_pool=pool)
+
+    @staticmethod
+    def _key(user_id: uuid.UUID) -> str:
+        return f"auth-version:{user_id}"
+
+    async def get(self, user_id: uuid.UUID) -> str:
+        key = self._key(user_id)
+        try:
+            value = await self._redis.get(key)
+            if value is None:
+                # Unknown (new user, expired, or Redis lost its data): start a new version,
+                # unless another worker just did.
+                await self._redis.set(key, new_version(), nx=True, ex=VERSION_TTL_SECONDS)
+                value = await self._redis.get(key)
+        except (RedisError, OSError) as exc:
+            raise AuthStateUnavailableError(str(exc)) from exc
+        return value.decode() if isinstance(value, bytes) else str(value)
+
+    async def bump(self, user_id: uuid.UUID) -> None:
+        try:
+            await self._redis.set(self._key(user_id), new_version(), ex=VERSION_TTL_SECONDS)
+        except (RedisError, OSError) as exc:
+            raise AuthStateUnavailableError(str(exc)) from exc
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self._redis.ping())
+        except (RedisError, OSError):
+            return False
+
+    async def close(self) -> None:
+        await self._pool.aclose()
