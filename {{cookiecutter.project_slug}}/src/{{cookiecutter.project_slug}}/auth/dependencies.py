@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, Security, status
-from fastapi.security import APIKeyHeader, OAuth2PasswordBearer, SecurityScopes
+from fastapi import HTTPException, Request, Security, status
+from fastapi.security import SecurityScopes
 from sqlalchemy import or_, select, update
 
 from ..api_keys.models import ApiKey
@@ -21,10 +21,10 @@ from ..db import utcnow
 from ..security.events import security_event
 from ..security.rate_limit import parse_limit
 from ..security.request_claims import access_claims
-from ..security.scopes import ROLE_SCOPES, SCOPE_DESCRIPTIONS, parse_scope
-from ..security.throttling import client_address
+from ..security.scopes import ROLE_SCOPES, parse_scope
+from ..security.throttling import caller_key, client_address
 from ..security.tokens import InvalidTokenError
-from ..state import Services, ServicesDep
+from ..state import Services
 from ..users.identity import UserSnapshot
 from ..users.models import User, UserSession
 from .service import hash_secret_token
@@ -37,11 +37,6 @@ MAX_API_KEY_LENGTH = 128
 LAST_USED_PRECISION = timedelta(minutes=1)
 # More admin-route denials than this from one address is worth a security event.
 ADMIN_DENIALS_ALERT = parse_limit("5/10minutes")
-
-oauth2_scheme = OAuth2PasswordBearer(
-    tokenUrl=TOKEN_URL, scopes=SCOPE_DESCRIPTIONS, auto_error=False
-)
-api_key_scheme = APIKeyHeader(name=API_KEY_HEADER, auto_error=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,25 +128,38 @@ async def _from_api_key(key: str, services: Services) -> tuple[UserSnapshot, fro
         return UserSnapshot.of(user), parse_scope(api_key.scope)
 
 
-async def get_principal(
-    request: Request,
-    security_scopes: SecurityScopes,
-    token: Annotated[str | None, Depends(oauth2_scheme)],
-    api_key: Annotated[str | None, Depends(api_key_scheme)],
-    services: ServicesDep,
+def _bearer_token(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+async def _authenticate(
+    request: Request, security_scopes: SecurityScopes, *, accept_api_key: bool
 ) -> Principal:
-    """The caller, by bearer token or `X-API-Key`, holding every scope the route requires."""
+    services: Services = request.app.state.services
+    token = _bearer_token(request)
+    api_key = request.headers.get(API_KEY_HEADER)
+    # RATE_LIMIT_DEFAULT, counted here: every API route but /auth and /health is protected.
+    await services.limiter.hit(
+        services.limiter.default, "api", caller_key(request, services.tokens, token, api_key)
+    )
     session_id: uuid.UUID | None = None
     if token is not None:
         found = await _from_bearer(request, token, services)
         if found is None:
             raise _unauthorized(security_scopes)
         user, granted, session_id = found
-    elif api_key is not None:
+    elif api_key is not None and accept_api_key:
         by_key = await _from_api_key(api_key, services)
         if by_key is None:
             raise _unauthorized(security_scopes)
         user, granted = by_key
+    elif api_key is not None:
+        raise HTTPException(
+            status_code=status.HTTP_401_UNAUTHORIZED,
+            detail="This endpoint needs a bearer token, not an API key",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     else:
         raise _unauthorized(security_scopes)
     request.state.user_id = str(user.id)
@@ -173,29 +181,35 @@ async def get_principal(
     return Principal(user=user, scopes=scopes, session_id=session_id)
 
 
+async def authorize(request: Request, security_scopes: SecurityScopes) -> Principal:
+    """The caller, by bearer token or `X-API-Key`, holding every scope the route requires.
+
+    The one dependency a protected route declares, on purpose: each dependency FastAPI
+    resolves costs about as much as the rest of a cached request. So it reads its headers
+    itself, and counts the request against RATE_LIMIT_DEFAULT too. The OpenAPI document
+    learns of the two schemes from openapi.py.
+    """
+    return await _authenticate(request, security_scopes, accept_api_key=True)
+
+
+async def authorize_bearer(request: Request, security_scopes: SecurityScopes) -> BearerSession:
+    """For what an API key must not do: log out, change the password, manage keys."""
+    principal = await _authenticate(request, security_scopes, accept_api_key=False)
+    if principal.session_id is None:  # unreachable: API keys were refused above
+        raise _unauthorized(security_scopes)
+    return BearerSession(user=principal.user, session_id=principal.session_id)
+
+
 async def _note_admin_denial(services: Services, user: UserSnapshot, client: str) -> None:
     security_event("admin_access_denied", user_id=str(user.id), client=client)
     if not await services.limiter.count(ADMIN_DENIALS_ALERT, "admin-denials", client):
         security_event("repeated_admin_denials", user_id=str(user.id), client=client)
 
 
-async def get_bearer_session(
-    principal: Annotated[Principal, Security(get_principal)],
-) -> BearerSession:
-    """For what an API key must not do: log out, change the password, manage keys."""
-    if principal.session_id is None:
-        raise HTTPException(
-            status_code=status.HTTP_401_UNAUTHORIZED,
-            detail="This endpoint needs a bearer token, not an API key",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    return BearerSession(user=principal.user, session_id=principal.session_id)
-
-
 # What each route declares about its caller.
-BearerPrincipal = Annotated[BearerSession, Depends(get_bearer_session)]
-UsersReader = Annotated[Principal, Security(get_principal, scopes=["users:read"])]
-UsersWriter = Annotated[Principal, Security(get_principal, scopes=["users:write"])]
-ItemsReader = Annotated[Principal, Security(get_principal, scopes=["items:read"])]
-ItemsWriter = Annotated[Principal, Security(get_principal, scopes=["items:write"])]
-Admin = Annotated[Principal, Security(get_principal, scopes=["admin"])]
+BearerPrincipal = Annotated[BearerSession, Security(authorize_bearer)]
+UsersReader = Annotated[Principal, Security(authorize, scopes=["users:read"])]
+UsersWriter = Annotated[Principal, Security(authorize, scopes=["users:write"])]
+ItemsReader = Annotated[Principal, Security(authorize, scopes=["items:read"])]
+ItemsWriter = Annotated[Principal, Security(authorize, scopes=["items:write"])]
+Admin = Annotated[Principal, Security(authorize, scopes=["admin"])]

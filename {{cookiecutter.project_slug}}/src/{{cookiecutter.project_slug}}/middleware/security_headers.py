@@ -37,14 +37,17 @@ class SecurityHeadersMiddleware:
         self.app = app
         self.docs_prefixes = docs_prefixes
         extra = [(b"strict-transport-security", HSTS.encode())] if hsts else []
-        self.api_headers = [
+        api_headers = [
             *_COMMON,
             *extra,
             (b"content-security-policy", JSON_CSP.encode()),
             # Tokens and user data must not linger in shared or browser caches.
             (b"cache-control", b"no-store"),
         ]
-        self.docs_headers = [*_COMMON, *extra, (b"content-security-policy", DOCS_CSP.encode())]
+        docs_headers = [*_COMMON, *extra, (b"content-security-policy", DOCS_CSP.encode())]
+        # Each list with the names it sets, which replace whatever the app sent.
+        self.api_headers = (api_headers, frozenset(name for name, _ in api_headers))
+        self.docs_headers = (docs_headers, frozenset(name for name, _ in docs_headers))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -52,8 +55,7 @@ class SecurityHeadersMiddleware:
             return
         path: str = scope["path"]
         is_docs = bool(self.docs_prefixes) and path.startswith(self.docs_prefixes)
-        headers = self.docs_headers if is_docs else self.api_headers
-        names = {name for name, _ in headers}
+        headers, names = self.docs_headers if is_docs else self.api_headers
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

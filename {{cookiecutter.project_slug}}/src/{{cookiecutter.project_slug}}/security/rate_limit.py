@@ -3,8 +3,9 @@
 slowapi's decorators bind one limiter per process at import time and make synchronous
 storage calls, which block the event loop on every request once Redis is the store.
 The same engine, used here through its asyncio API, gives each app its own limiter
-from its settings and never blocks. Limits are moving windows: no double burst at a
-window edge.
+from its settings and never blocks. Login limits are moving windows (exact: no double
+burst at a window edge); RATE_LIMIT_DEFAULT, counted on every API request, is a fixed
+window, which costs one counter per key instead of one entry per hit.
 
 With Redis as the store, all workers share one budget. If Redis stops answering, the
 limits fall back to this process's memory (logged once) and go back to Redis once it
@@ -19,7 +20,13 @@ from typing import TypeVar
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, Storage
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits.aio.strategies import (
+    FixedWindowRateLimiter,
+    MovingWindowRateLimiter,
+)
+from limits.aio.strategies import (
+    RateLimiter as Strategy,
+)
 from limits.errors import StorageError
 
 logger = logging.getLogger(__name__)
@@ -47,15 +54,23 @@ class RateLimiter:
     def __init__(self, storage: Storage, *, login: str, default: str) -> None:
         self.login = parse_limit(login)
         self.default = parse_limit(default)
-        self._shared = MovingWindowRateLimiter(storage)
-        self._local = MovingWindowRateLimiter(MemoryStorage())
+        local = MemoryStorage()
+        self._shared = {
+            "exact": MovingWindowRateLimiter(storage),
+            "fast": FixedWindowRateLimiter(storage),
+        }
+        self._local = {
+            "exact": MovingWindowRateLimiter(local),
+            "fast": FixedWindowRateLimiter(local),
+        }
         self._shared_down_until: float | None = None
 
-    async def _run(self, call: Callable[[MovingWindowRateLimiter], Awaitable[T]]) -> T:
+    async def _run(self, limit: RateLimitItem, call: Callable[[Strategy], Awaitable[T]]) -> T:
+        kind = "fast" if limit is self.default else "exact"
         now = time.monotonic()
         if self._shared_down_until is None or now >= self._shared_down_until:
             try:
-                result = await call(self._shared)
+                result = await call(self._shared[kind])
             except StorageError as exc:
                 if self._shared_down_until is None:
                     logger.warning("rate limit store unreachable, limiting per process: %s", exc)
@@ -65,22 +80,24 @@ class RateLimiter:
                     logger.warning("rate limit store reachable again")
                     self._shared_down_until = None
                 return result
-        return await call(self._local)
+        return await call(self._local[kind])
 
     async def hit(self, limit: RateLimitItem, *identifiers: str) -> None:
         """Count one request against `limit`; raise RateLimitedError once it is spent."""
-        if not await self._run(lambda strategy: strategy.hit(limit, *identifiers)):
+        if not await self._run(limit, lambda strategy: strategy.hit(limit, *identifiers)):
             await self._refuse(limit, identifiers)
 
     async def check(self, limit: RateLimitItem, *identifiers: str) -> None:
         """Raise RateLimitedError if `limit` is spent, without counting this request."""
-        if not await self._run(lambda strategy: strategy.test(limit, *identifiers)):
+        if not await self._run(limit, lambda strategy: strategy.test(limit, *identifiers)):
             await self._refuse(limit, identifiers)
 
     async def count(self, limit: RateLimitItem, *identifiers: str) -> bool:
         """Count one event; False once there were more than `limit` allows."""
-        return await self._run(lambda strategy: strategy.hit(limit, *identifiers))
+        return await self._run(limit, lambda strategy: strategy.hit(limit, *identifiers))
 
     async def _refuse(self, limit: RateLimitItem, identifiers: tuple[str, ...]) -> None:
-        stats = await self._run(lambda strategy: strategy.get_window_stats(limit, *identifiers))
+        stats = await self._run(
+            limit, lambda strategy: strategy.get_window_stats(limit, *identifiers)
+        )
         raise RateLimitedError(max(1, math.ceil(stats.reset_time - time.time())), limit)

@@ -1,8 +1,8 @@
 """The rate-limit dependencies routes declare.
 
-Unauthenticated `/auth/*` endpoints count against RATE_LIMIT_LOGIN per client address;
-every other API route against RATE_LIMIT_DEFAULT per caller: the user when the request
-carries a valid token, else the address.
+Unauthenticated `/auth/*` endpoints count against RATE_LIMIT_LOGIN per client address.
+Every other API route is protected, and `auth.dependencies.authorize` counts it against
+RATE_LIMIT_DEFAULT per caller (`caller_key`).
 """
 
 import hashlib
@@ -11,7 +11,7 @@ from fastapi import Request
 
 from ..state import ServicesDep
 from .request_claims import access_claims
-from .tokens import InvalidTokenError
+from .tokens import InvalidTokenError, TokenCodec
 
 
 def client_address(request: Request) -> str:
@@ -23,18 +23,14 @@ async def limit_unauthenticated(request: Request, services: ServicesDep) -> None
     await services.limiter.hit(services.limiter.login, "auth-address", client_address(request))
 
 
-async def limit_by_caller(request: Request, services: ServicesDep) -> None:
-    await services.limiter.hit(services.limiter.default, "api", _caller_key(request, services))
-
-
-def _caller_key(request: Request, services: ServicesDep) -> str:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and token:
+def caller_key(request: Request, tokens: TokenCodec, token: str | None, api_key: str | None) -> str:
+    """Who RATE_LIMIT_DEFAULT counts a request against: the user of a valid token, else
+    the API key (by digest), else the client address."""
+    if token is not None:
         try:
-            return "user:" + access_claims(request, services.tokens, token).subject
+            return "user:" + access_claims(request, tokens, token).subject
         except InvalidTokenError:
             pass
-    api_key = request.headers.get("x-api-key")
     if api_key:
         # A digest, so that key material never becomes a storage key (Redis included).
         return "key:" + hashlib.sha256(api_key.encode()).hexdigest()[:32]

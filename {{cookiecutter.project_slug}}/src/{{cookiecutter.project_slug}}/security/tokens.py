@@ -7,6 +7,7 @@ future, and refuses a token of the wrong `type`. Everything else sees `AccessCla
 
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from jose import JWTError, jwt
@@ -19,6 +20,7 @@ MIN_KEY_LENGTH = 32
 MAX_TOKEN_LENGTH = 4096
 # Tolerated clock skew between the machines that issue and check tokens.
 CLOCK_SKEW_SECONDS = 5
+VERIFIED_CACHE_SIZE = 10_000
 _REQUIRED_CLAIMS = ("sub", "jti", "iat", "exp", "iss", "aud", "type", "sid")
 
 
@@ -42,6 +44,9 @@ class TokenCodec:
         self._key = secret_key
         self._issuer = issuer
         self._audience = audience
+        # Tokens whose signature and claims passed every check, by their exact text: the
+        # same bytes cannot verify differently, and a client sends its token repeatedly.
+        self._verified: OrderedDict[str, AccessClaims] = OrderedDict()
 
     def issue_access_token(
         self, *, subject: str, session_id: str, scopes: frozenset[str], lifetime_seconds: int
@@ -70,8 +75,22 @@ class TokenCodec:
         return token, claims
 
     def decode_access_token(self, token: str) -> AccessClaims:
+        """The claims of a token this codec issued and that has not expired."""
         if not token or len(token) > MAX_TOKEN_LENGTH:
             raise InvalidTokenError("empty or oversized token")
+        claims = self._verified.get(token)
+        if claims is None:
+            claims = self._verify(token)
+            self._verified[token] = claims
+            if len(self._verified) > VERIFIED_CACHE_SIZE:
+                self._verified.popitem(last=False)
+        # Checked on every use: a remembered token expires like any other.
+        if claims.expires_at <= time.time() - CLOCK_SKEW_SECONDS:
+            self._verified.pop(token, None)
+            raise InvalidTokenError("token has expired")
+        return claims
+
+    def _verify(self, token: str) -> AccessClaims:
         try:
             header = jwt.get_unverified_header(token)
             if header.get("alg") != ALGORITHM:
