@@ -236,3 +236,19 @@ async def test_openapi_leaves_out_the_docs_routes(client: AsyncClient) -> None:
     document = await _openapi(client)
     assert document["openapi"].startswith("3.1")
     assert not [path for path in document["paths"] if not path.startswith("/api/v1/")]
+
+
+async def test_wrong_docs_passwords_are_rate_limited(db_url: str) -> None:
+    settings = make_settings(
+        db_url, DOCS_USERNAME=DOCS_USER, DOCS_PASSWORD=DOCS_PASSWORD, RATE_LIMIT_LOGIN="3/minute"
+    )
+    app = create_app(settings)
+    async with AsyncClient(transport=ASGITransport(app=app), base_url=BASE_URL) as client:
+        statuses = [
+            (await client.get("/docs", headers=basic(DOCS_USER, f"guess-{n}"))).status_code
+            for n in range(4)
+        ]
+        right = await client.get("/docs", headers=basic(DOCS_USER, DOCS_PASSWORD))
+    assert statuses == [401, 401, 401, 429]
+    assert right.status_code == 429
+    assert "retry-after" in right.headers

@@ -29,6 +29,7 @@ PLACEHOLDER_SECRETS = frozenset(
     }
 )
 MIN_SECRET_KEY_LENGTH = 32
+MIN_DOCS_PASSWORD_LENGTH = 16
 
 CommaList = Annotated[list[str], NoDecode]
 
@@ -209,6 +210,13 @@ class Settings(BaseSettings):
                 and secret.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS
             ):
                 raise ValueError(f"{name} is a well-known placeholder; set a random one")
+        if self.DOCS_PASSWORD is not None and (
+            len(self.DOCS_PASSWORD.get_secret_value()) < MIN_DOCS_PASSWORD_LENGTH
+        ):
+            # Anyone who reaches /docs may guess it, at network speed.
+            raise ValueError(
+                f"DOCS_PASSWORD must be at least {MIN_DOCS_PASSWORD_LENGTH} characters"
+            )
         return self
 
     @property

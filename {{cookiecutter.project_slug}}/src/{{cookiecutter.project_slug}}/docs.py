@@ -16,6 +16,8 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, status
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
 from .config import Settings
+from .security.rate_limit import RateLimiter
+from .security.throttling import client_address
 
 ASSETS_PATH = "/docs/assets"
 OPENAPI_PATH = "/openapi.json"
@@ -97,11 +99,17 @@ class DocsCredentials:
         self.password = password.encode()
 
     async def __call__(self, request: Request) -> None:
+        limiter: RateLimiter = request.app.state.services.limiter
+        address = client_address(request)
+        # Wrong guesses count against RATE_LIMIT_LOGIN per address, like failed logins.
+        await limiter.check(limiter.login, "docs-auth", address)
         given_username, given_password = _basic_credentials(request.headers.get("authorization"))
         # Both comparisons always run, each in constant time: no early exit tells which was wrong.
         username_ok = secrets.compare_digest(given_username, self.username)
         password_ok = secrets.compare_digest(given_password, self.password)
         if not (username_ok and password_ok):
+            if request.headers.get("authorization"):
+                await limiter.count(limiter.login, "docs-auth", address)
             raise HTTPException(
                 status_code=status.HTTP_401_UNAUTHORIZED,
                 detail="Valid docs credentials required",
