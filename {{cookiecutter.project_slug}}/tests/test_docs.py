@@ -8,7 +8,11 @@ import pytest
 from httpx import ASGITransport, AsyncClient
 
 from {{ cookiecutter.project_slug }}.factory import create_app
-from {{ cookiecutter.project_slug }}.middleware.security_headers import DOCS_CSP, JSON_CSP
+from {{ cookiecutter.project_slug }}.middleware.security_headers import (
+    JSON_CSP,
+    REDOC_CSP,
+    SWAGGER_CSP,
+)
 from {{ cookiecutter.project_slug }}.security.scopes import SCOPE_DESCRIPTIONS
 
 from .conftest import BASE_URL, make_settings
@@ -154,15 +158,21 @@ async def test_swagger_ui_uses_swagger_ui_5_and_forgets_tokens(client: AsyncClie
     assert "validatorUrl: null" in init.text
 
 
-@pytest.mark.parametrize("path", [*PAGES, *ASSET_TYPES])
-async def test_docs_pages_carry_the_docs_csp(client: AsyncClient, path: str) -> None:
+@pytest.mark.parametrize("path", ["/redoc", *ASSET_TYPES, "/docs"])
+async def test_docs_pages_carry_their_own_narrow_csp(client: AsyncClient, path: str) -> None:
     response = await client.get(path, auth=CREDENTIALS)
-    assert response.headers["content-security-policy"] == DOCS_CSP
-    assert "'unsafe-inline'" not in DOCS_CSP.split("script-src", 1)[1].split(";", 1)[0]
+    policy = REDOC_CSP if path == "/redoc" else SWAGGER_CSP
+    assert response.headers["content-security-policy"] == policy
+    assert "'unsafe-inline'" not in policy.split("script-src", 1)[1].split(";", 1)[0]
     assert response.headers["x-frame-options"] == "DENY"
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["cross-origin-resource-policy"] == "same-origin"
     assert response.headers["x-request-id"]
+
+
+def test_swagger_ui_gets_no_inline_styles_or_workers() -> None:
+    assert "'unsafe-inline'" not in SWAGGER_CSP
+    assert "worker-src" not in SWAGGER_CSP
 
 
 async def test_api_responses_keep_the_json_csp(client: AsyncClient) -> None:
@@ -170,6 +180,7 @@ async def test_api_responses_keep_the_json_csp(client: AsyncClient) -> None:
         await client.get("/api/v1/health"),
         await client.get("/api/v1/users/me"),
         await client.get("/no/such/route"),
+        await client.get("/openapi.json", auth=CREDENTIALS),
     ):
         assert response.headers["content-security-policy"] == JSON_CSP
 

@@ -34,6 +34,7 @@ async def test_allowed_origin_preflight_is_answered(client: AsyncClient) -> None
 async def test_foreign_origin_preflight_is_refused(client: AsyncClient, origin: str) -> None:
     response = await client.options("/api/v1/items", headers=_preflight(origin))
     assert response.status_code == 400
+    assert response.json() == {"detail": "Disallowed CORS origin"}
     assert "access-control-allow-origin" not in response.headers
 
 

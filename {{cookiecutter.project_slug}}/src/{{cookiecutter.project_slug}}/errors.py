@@ -3,6 +3,7 @@
 from typing import cast
 
 from fastapi import Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from .security.events import security_event
@@ -68,3 +69,14 @@ async def handle_auth_state_unavailable(_request: Request, _exc: Exception) -> J
         status_code=503,
         headers={"Retry-After": "5"},
     )
+
+
+async def handle_validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    """422 naming each field's problem, without echoing what was sent.
+
+    FastAPI's own handler returns the submitted values, which may be a password, and
+    fails outright on NaN or Infinity, which Python's JSON parser accepts.
+    """
+    errors = cast(RequestValidationError, exc).errors()
+    detail = [{"type": e["type"], "loc": list(e["loc"]), "msg": e["msg"]} for e in errors]
+    return JSONResponse({"detail": detail}, status_code=422)

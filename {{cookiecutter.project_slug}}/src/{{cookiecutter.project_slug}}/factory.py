@@ -4,8 +4,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from limits.aio.storage import MemoryStorage, Storage
-from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.httpsredirect import HTTPSRedirectMiddleware
 
 from . import health
@@ -27,13 +27,15 @@ from .errors import (
     handle_app_error,
     handle_auth_state_unavailable,
     handle_rate_limited,
+    handle_validation_error,
 )
 from .items.router import router as items_router
 from .mail import create_mail_sender
 from .middleware.body_limit import BodyLimitMiddleware
+from .middleware.cors import JsonCORSMiddleware
 from .middleware.proxy_headers import TrustedProxyMiddleware
 from .middleware.request_context import RequestContextMiddleware
-from .middleware.security_headers import SecurityHeadersMiddleware
+from .middleware.security_headers import REDOC_CSP, SWAGGER_CSP, SecurityHeadersMiddleware
 from .middleware.trusted_host import TrustedHostMiddleware
 from .migrate import migrate
 from .openapi import describe_security
@@ -47,7 +49,8 @@ from .state import Services
 from .users.router import router as users_router
 
 API_PREFIX = "/api/v1"
-DOCS_PATHS = ("/docs", "/redoc", "/openapi.json")
+# The HTML pages of the docs, each with the narrowest CSP its viewer works under.
+DOCS_PAGE_POLICIES = {"/docs": SWAGGER_CSP, "/redoc": REDOC_CSP}
 
 
 def create_services(settings: Settings) -> Services:
@@ -115,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url=None,
     )
     app.state.services = services
+    app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(AppError, handle_app_error)
     app.add_exception_handler(RateLimitedError, handle_rate_limited)
     app.add_exception_handler(AuthStateUnavailableError, handle_auth_state_unavailable)
@@ -138,7 +142,7 @@ def add_middleware(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.MAX_BODY_BYTES)
     if settings.CORS_ORIGINS:
         app.add_middleware(
-            CORSMiddleware,
+            JsonCORSMiddleware,
             allow_origins=settings.CORS_ORIGINS,
             allow_credentials=settings.CORS_ALLOW_CREDENTIALS,
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
@@ -151,6 +155,6 @@ def add_middleware(app: FastAPI, settings: Settings) -> None:
         app.add_middleware(HTTPSRedirectMiddleware)
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(
-        SecurityHeadersMiddleware, hsts=settings.is_production, docs_prefixes=DOCS_PATHS
+        SecurityHeadersMiddleware, hsts=settings.is_production, page_policies=DOCS_PAGE_POLICIES
     )
     app.add_middleware(TrustedProxyMiddleware, trusted_proxies=settings.TRUSTED_PROXIES)

@@ -4,12 +4,13 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from ..schemas import RequestBody
 from ..security.scopes import parse_scope
 
 Scope = Literal["users:read", "users:write", "items:read", "items:write", "admin"]
 
 
-class ApiKeyCreate(BaseModel):
+class ApiKeyCreate(RequestBody):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
     scopes: Annotated[list[Scope], Field(min_length=1, max_length=5)]
     expires_in_days: Annotated[int, Field(ge=1, le=365)] | None = None

@@ -2,6 +2,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, EmailStr, Field
 
+from ..schemas import RequestBody
+
 # Tokens we issue are 43 characters; the bound keeps junk out, not mistaken tokens.
 OpaqueToken = Annotated[str, Field(min_length=1, max_length=4096)]
 
@@ -14,19 +16,19 @@ class TokenPair(BaseModel):
     scope: str
 
 
-class RefreshRequest(BaseModel):
+class RefreshRequest(RequestBody):
     refresh_token: OpaqueToken
 
 
-class VerifyEmailRequest(BaseModel):
+class VerifyEmailRequest(RequestBody):
     token: OpaqueToken
 
 
-class PasswordResetRequest(BaseModel):
+class PasswordResetRequest(RequestBody):
     email: EmailStr
 
 
-class PasswordResetConfirm(BaseModel):
+class PasswordResetConfirm(RequestBody):
     token: OpaqueToken
     new_password: Annotated[str, Field(max_length=4096)]
 

@@ -45,7 +45,12 @@ async def log_in(
     # successful login costs nothing from it.
     await limiter.check(limiter.login, "auth-account", login_name)
     user = None
-    if len(login) <= MAX_LOGIN_LENGTH and len(password) <= MAX_PASSWORD_LENGTH:
+    # No stored name is that long or holds a NUL (PostgreSQL could not even compare it).
+    if (
+        len(login) <= MAX_LOGIN_LENGTH
+        and len(password) <= MAX_PASSWORD_LENGTH
+        and "\x00" not in login
+    ):
         user = await authenticate(session, services.hasher, login, password)
     if user is None:
         await limiter.count(limiter.login, "auth-account", login_name)

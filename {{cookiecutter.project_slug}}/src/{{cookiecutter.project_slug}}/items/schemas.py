@@ -4,16 +4,18 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
+from ..schemas import RequestBody
+
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Description = Annotated[str, StringConstraints(max_length=2000)]
 
 
-class ItemCreate(BaseModel):
+class ItemCreate(RequestBody):
     title: Title
     description: Description | None = None
 
 
-class ItemUpdate(BaseModel):
+class ItemUpdate(RequestBody):
     title: Title | None = None
     description: Description | None = None
 

@@ -6,17 +6,21 @@ The header lists are encoded once here; per request the middleware only appends 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 JSON_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
-# The docs pages (docs.py) load only files of this app and have no inline script. Beyond
-# 'self' they need: inline styles (ReDoc's styled-components writes <style> elements;
-# a nonce cannot be used with a header fixed at start-up), data: images (icons inside
-# swagger-ui.css) and blob: workers (ReDoc's search index). Nothing else is allowed: no
-# fonts, no frames, no form posts; ReDoc's "by Redocly" logo from its CDN is refused.
-DOCS_CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; connect-src 'self'; worker-src blob:; "
+# The docs pages (docs.py) load only files of this app and have no inline script, so
+# each gets just what its viewer needs beyond 'self'. Swagger UI (/docs, and the assets
+# under it): data: images (icons inside swagger-ui.css). ReDoc (/redoc) also needs
+# inline styles (its styled-components write <style> elements; a nonce cannot be used
+# with a header fixed at start-up) and blob: workers (its search index). Nothing else:
+# no fonts, no frames, no form posts; ReDoc's "by Redocly" logo from its CDN is refused.
+_DOCS_BASE = (
+    "default-src 'none'; script-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "frame-ancestors 'none'; base-uri 'none'; object-src 'none'; form-action 'none'"
 )
+SWAGGER_CSP = f"{_DOCS_BASE}; style-src 'self'"
+REDOC_CSP = f"{_DOCS_BASE}; style-src 'self' 'unsafe-inline'; worker-src blob:"
 HSTS = "max-age=63072000; includeSubDomains"
+# Headers to add, and their names: a response's own headers of those names are dropped.
+HeaderSet = tuple[list[tuple[bytes, bytes]], frozenset[bytes]]
 
 _COMMON = [
     (b"x-content-type-options", b"nosniff"),
@@ -33,9 +37,12 @@ _COMMON = [
 
 
 class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp, *, hsts: bool, docs_prefixes: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, app: ASGIApp, *, hsts: bool, page_policies: dict[str, str] | None = None
+    ) -> None:
+        """`page_policies` maps path prefixes (HTML pages) to their own CSP; every other
+        response gets the JSON one and `Cache-Control: no-store`."""
         self.app = app
-        self.docs_prefixes = docs_prefixes
         extra = [(b"strict-transport-security", HSTS.encode())] if hsts else []
         api_headers = [
             *_COMMON,
@@ -44,18 +51,21 @@ class SecurityHeadersMiddleware:
             # Tokens and user data must not linger in shared or browser caches.
             (b"cache-control", b"no-store"),
         ]
-        docs_headers = [*_COMMON, *extra, (b"content-security-policy", DOCS_CSP.encode())]
-        # Each list with the names it sets, which replace whatever the app sent.
-        self.api_headers = (api_headers, frozenset(name for name, _ in api_headers))
-        self.docs_headers = (docs_headers, frozenset(name for name, _ in docs_headers))
+        self.api_headers: HeaderSet = (api_headers, frozenset(n for n, _ in api_headers))
+        self.page_headers: list[tuple[str, HeaderSet]] = []
+        for prefix, policy in (page_policies or {}).items():
+            headers = [*_COMMON, *extra, (b"content-security-policy", policy.encode())]
+            self.page_headers.append((prefix, (headers, frozenset(n for n, _ in headers))))
+        self.page_prefixes = tuple(prefix for prefix, _ in self.page_headers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        is_docs = bool(self.docs_prefixes) and path.startswith(self.docs_prefixes)
-        headers, names = self.docs_headers if is_docs else self.api_headers
+        headers, names = self.api_headers
+        if self.page_prefixes and path.startswith(self.page_prefixes):
+            headers, names = next(h for p, h in self.page_headers if path.startswith(p))
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -4,6 +4,7 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
+from ..schemas import RequestBody
 from ..security.passwords import password_problem
 from ..security.scopes import Role
 
@@ -16,7 +17,7 @@ FullName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
 Password = Annotated[str, Field(max_length=4096)]
 
 
-class UserCreate(BaseModel):
+class UserCreate(RequestBody):
     username: Username
     email: EmailStr
     password: Password
@@ -43,19 +44,19 @@ class UserPublic(BaseModel):
     created_at: datetime
 
 
-class UserUpdateMe(BaseModel):
+class UserUpdateMe(RequestBody):
     """What a user may change about themselves; role and state are not on this list."""
 
     email: EmailStr | None = None
     full_name: FullName | None = None
 
 
-class PasswordChange(BaseModel):
+class PasswordChange(RequestBody):
     current_password: Password
     new_password: Password
 
 
-class AdminUserUpdate(BaseModel):
+class AdminUserUpdate(RequestBody):
     role: Role | None = None
     is_active: bool | None = None
 
