@@ -4,7 +4,7 @@ import asyncio
 import io
 import json
 import logging
-{%- if cookiecutter.use_redis == "yes" %}
+{%- if cookiecutter.use_redis == "yes" or cookiecutter.database == "postgresql" %}
 import os
 {%- endif %}
 import re
@@ -21,6 +21,9 @@ from email.parser import BytesParser
 from pathlib import Path
 {%- endif %}
 from typing import Any
+{%- if cookiecutter.use_redis == "yes" or cookiecutter.database == "postgresql" %}
+from urllib.parse import urlsplit, urlunsplit
+{%- endif %}
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -50,6 +53,15 @@ PASSWORD = "correct horse battery staple"
 BASE_URL = "http://localhost"
 
 
+{%- if cookiecutter.use_redis == "yes" or cookiecutter.database == "postgresql" %}
+
+
+def with_database(url: str, database: str) -> str:
+    """`url` pointing at another database (or Redis database number) on the same server."""
+    return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
+{%- endif %}
+
+
 def make_settings(database_url: str, **overrides: Any) -> Settings:
     """Settings for tests: never read from `.env`, and cheap Argon2 parameters."""
     values: dict[str, Any] = {
@@ -70,8 +82,9 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
 {%- if cookiecutter.use_redis == "yes" %}
 
 
-# A database number of the tests' own on the local server, emptied before each test.
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# The Redis server named by REDIS_URL (the local one by default), in a database number
+# of the tests' own, emptied before each test.
+REDIS_URL = with_database(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379"), "15")
 
 
 @pytest.fixture(autouse=True)
@@ -82,7 +95,11 @@ async def empty_redis() -> None:
 {%- endif %}
 
 {% if cookiecutter.database == "postgresql" %}
-SERVER_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+# The server named by DATABASE_URL (the local one by default): the tests create and drop
+# a database of their own there, connecting through its `postgres` database.
+SERVER_URL = with_database(
+    os.environ.get("DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432"), "postgres"
+)
 TABLES = ("action_tokens", "api_keys", "items", "refresh_tokens", "user_sessions", "users")
 
 
