@@ -921,7 +921,7 @@ def test_preflight_from_another_origin_is_400_without_allow_origin(
     response = preflight(http, origin)
 
     assert response.status_code == 400
-    assert response.text == "Disallowed CORS origin"
+    assert response.json() == {"detail": "Disallowed CORS origin"}
     assert "access-control-allow-origin" not in response.headers
 
 
@@ -936,7 +936,7 @@ def test_preflight_asking_for_more_is_400(
     response = preflight(http, ALLOWED_ORIGIN, method, headers)
 
     assert response.status_code == 400
-    assert response.text == f"Disallowed CORS {refusal}"
+    assert response.json() == {"detail": f"Disallowed CORS {refusal}"}
 
 
 @pytest.mark.parametrize("origin", ["https://evil.example", "null"], ids=["foreign", "null"])
