@@ -15,8 +15,11 @@ $(VENV)/.installed: requirements-dev.txt
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
+# Two workers (the CI machine's cores). loadscope keeps a module's, or a test class's,
+# tests on one worker: module fixtures are set up once, and the sqlite and postgresql
+# renders of the option matrix (two classes) run side by side.
 test: venv
-	$(VENV)/bin/python -m pytest tests $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest tests -n 2 --dist loadscope $(PYTEST_ARGS)
 
 demo: venv
 	$(VENV)/bin/cookiecutter . --no-input --overwrite-if-exists --output-dir .demo

@@ -1,5 +1,6 @@
 """Shared by the template tests: render the template and read what it wrote."""
 
+import ast
 import os
 import subprocess
 import sys
@@ -99,3 +100,19 @@ def run_cookiecutter(
         replay_dir=workdir / "replay",
         project=output_dir / (context or {}).get("project_slug", DEFAULT_SLUG),
     )
+
+
+def settings_fields(project: Path, slug: str = DEFAULT_SLUG) -> set[str]:
+    """The names of the rendered app's settings: the fields of `Settings` in its config.py.
+
+    Read from the source with `ast`, so no dependency of the render needs installing.
+    """
+    tree = ast.parse((project / "src" / slug / "config.py").read_text(encoding="utf-8"))
+    (settings,) = [
+        node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == "Settings"
+    ]
+    return {
+        node.target.id
+        for node in settings.body
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+    }

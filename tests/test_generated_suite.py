@@ -1,21 +1,67 @@
-"""A default render installs, passes its own test suite and its own linters.
+"""Renders of the option matrix install, pass their own test suite and their own gates.
 
-One virtualenv per session: installing the project's dependencies is the slow part.
-Installing needs the package index (or a pip cache); running needs no network.
+Four renders cover database x use_redis, with the Docker files in half of them. Those
+with `postgresql` run their suite against the local server (127.0.0.1:5432, or the one
+DATABASE_URL names; `.ci/run` starts it), on which the render's own conftest creates and
+drops a test database of its own. Those with `use_redis=yes` get a real Redis server of
+this test session's own, on a free port: the render's tests empty their Redis database
+before each test, and two suites (or someone else's) sharing one would break each other.
+Coverage is enforced by the render's own pytest configuration: its exit code covers it.
+
+Installing is the slow part: renders share one virtualenv per database, and each is
+installed (`pip install -e`) over the one before just ahead of its checks. Installing
+needs the package index (or a pip cache); the checks need no network. The sqlite and the
+postgresql renders are two test classes: `make test` runs pytest-xdist with
+`--dist loadscope`, which gives each class to one worker, so the two run side by side.
 """
 
 import os
+import re
+import socket
 import subprocess
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from helpers import DEFAULT_SLUG, TEMPLATE_DIR, write_cookiecutter_config
+from helpers import matrix_id, run_cookiecutter
 
 INSTALL_TIMEOUT = 900
 RUN_TIMEOUT = 900
+LINT_TIMEOUT = 300
+REDIS_START_TIMEOUT = 30
+
+SUITE_MATRIX = [
+    {"database": "sqlite", "use_redis": "no", "use_docker": "yes"},
+    {"database": "sqlite", "use_redis": "yes", "use_docker": "no"},
+    {"database": "postgresql", "use_redis": "no", "use_docker": "no"},
+    {"database": "postgresql", "use_redis": "yes", "use_docker": "yes"},
+]
+
+
+@dataclass
+class SharedVenv:
+    """A virtualenv shared by the renders of one database; `installed` is the render in it."""
+
+    path: Path
+    installed: Path | None = None
+
+
+@dataclass
+class InstalledRender:
+    project: Path
+    venv: Path
+    environment: dict[str, str]
+
+    @property
+    def python(self) -> str:
+        return str(self.venv / "bin" / "python")
+
+    def tool(self, name: str) -> str:
+        return str(self.venv / "bin" / name)
 
 
 def clean_environment(venv: Path) -> dict[str, str]:
@@ -23,7 +69,8 @@ def clean_environment(venv: Path) -> dict[str, str]:
     environment = {
         name: value
         for name, value in os.environ.items()
-        if name not in {"PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PIP_REQUIRE_VIRTUALENV"}
+        if name
+        not in {"PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PIP_REQUIRE_VIRTUALENV", "REDIS_URL"}
     }
     environment["VIRTUAL_ENV"] = str(venv)
     environment["PATH"] = f"{venv / 'bin'}{os.pathsep}{environment.get('PATH', '')}"
@@ -31,12 +78,18 @@ def clean_environment(venv: Path) -> dict[str, str]:
     return environment
 
 
-def run(command: Sequence[str], cwd: Path, venv: Path, timeout: int) -> str:
+def run(
+    command: Sequence[str],
+    cwd: Path,
+    venv: Path,
+    timeout: int,
+    extra_env: dict[str, str] | None = None,
+) -> str:
     """Run `command` in the render; fail the test with its output if it fails."""
     completed = subprocess.run(  # noqa: S603 - fixed commands, no shell
         list(command),
         cwd=cwd,
-        env=clean_environment(venv),
+        env={**clean_environment(venv), **(extra_env or {})},
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -47,72 +100,177 @@ def run(command: Sequence[str], cwd: Path, venv: Path, timeout: int) -> str:
     return output
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _redis_answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as connection:
+            connection.sendall(b"PING\r\n")
+            return connection.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
 @pytest.fixture(scope="session")
-def installed_render(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """The default render with its `[dev]` extra installed: (project dir, virtualenv)."""
-    workdir = tmp_path_factory.mktemp("generated")
-    config = write_cookiecutter_config(workdir)
-    subprocess.run(  # noqa: S603
-        [
-            sys.executable,
-            "-m",
-            "cookiecutter",
-            str(TEMPLATE_DIR),
-            "--no-input",
-            "--output-dir",
-            str(workdir),
-            "--config-file",
-            str(config),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Redis server of this test session's own (one per xdist worker), stopped at the end."""
+    port = _free_port()
+    directory = tmp_path_factory.mktemp("redis")
+    # The render's tests flush their Redis database before each test: nothing else may use it.
+    command = ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", ""]
+    command += ["--appendonly", "no", "--dir", str(directory)]
+    server = subprocess.Popen(  # noqa: S603 - fixed command, no shell
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    project = workdir / DEFAULT_SLUG
-    venv = workdir / "venv"
-    subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "venv", str(venv)], check=True, timeout=INSTALL_TIMEOUT
-    )
-    run(
-        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "-e", f"{project}[dev]"],
-        cwd=project,
-        venv=venv,
-        timeout=INSTALL_TIMEOUT,
-    )
-    return project, venv
+    try:
+        deadline = time.monotonic() + REDIS_START_TIMEOUT
+        while not _redis_answers(port):
+            assert server.poll() is None, f"redis-server exited with {server.returncode}"
+            assert time.monotonic() < deadline, "redis-server did not answer"
+            time.sleep(0.1)
+        yield f"redis://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
-def test_generated_tests_pass(installed_render: tuple[Path, Path]) -> None:
-    project, venv = installed_render
-    python = str(venv / "bin" / "python")
-
-    run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider"], project, venv, RUN_TIMEOUT)
-
-
-def test_generated_code_passes_ruff_check(installed_render: tuple[Path, Path]) -> None:
-    project, venv = installed_render
-
-    run([str(venv / "bin" / "ruff"), "check", "--no-cache", "."], project, venv, RUN_TIMEOUT)
+@pytest.fixture(scope="session")
+def shared_venvs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, SharedVenv]:
+    root = tmp_path_factory.mktemp("venvs")
+    return {database: SharedVenv(root / database) for database in ("sqlite", "postgresql")}
 
 
-def test_generated_code_is_ruff_formatted(installed_render: tuple[Path, Path]) -> None:
-    project, venv = installed_render
+@pytest.fixture(scope="session")
+def rendered(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, dict[str, str]]:
+    """One render of the matrix (its options come by indirect parametrization of a class
+    below): (project dir, options). Session-scoped, so pytest runs its tests together."""
+    options: dict[str, str] = request.param
+    result = run_cookiecutter(tmp_path_factory.mktemp("generated"), options)
+    assert result.returncode == 0, result.stderr
+    return result.project, options
 
-    run(
-        [str(venv / "bin" / "ruff"), "format", "--check", "--no-cache", "."],
-        project,
-        venv,
-        RUN_TIMEOUT,
-    )
+
+@pytest.fixture
+def installed(
+    request: pytest.FixtureRequest,
+    rendered: tuple[Path, dict[str, str]],
+    shared_venvs: dict[str, SharedVenv],
+) -> InstalledRender:
+    """The render, installed with its `[dev]` extra into its database's shared virtualenv."""
+    project, options = rendered
+    venv = shared_venvs[options["database"]]
+    python = venv.path / "bin" / "python"
+    if not python.exists():
+        subprocess.run(  # noqa: S603
+            [sys.executable, "-m", "venv", str(venv.path)], check=True, timeout=INSTALL_TIMEOUT
+        )
+    if venv.installed != project:
+        venv.installed = None
+        install = [str(python), "-m", "pip", "install", "--quiet", "-e", f"{project}[dev]"]
+        run(install, project, venv.path, INSTALL_TIMEOUT)
+        venv.installed = project
+    environment = {}
+    if options["use_redis"] == "yes":
+        environment["REDIS_URL"] = request.getfixturevalue("redis_url")
+    return InstalledRender(project, venv.path, environment)
 
 
-def test_generated_code_passes_mypy_strict(installed_render: tuple[Path, Path]) -> None:
-    project, venv = installed_render
-    python = str(venv / "bin" / "python")
+def _osv_reachable() -> bool:
+    try:
+        socket.create_connection(("api.osv.dev", 443), timeout=5).close()
+    except OSError:
+        return False
+    return True
 
-    run(
-        [python, "-m", "mypy", "--strict", "--no-incremental", "--cache-dir", os.devnull, "src"],
-        project,
-        venv,
-        RUN_TIMEOUT,
-    )
+
+class GeneratedSuiteChecks:
+    """The checks every render passes; the classes below choose the renders."""
+
+    def test_generated_suite_passes_with_enforced_coverage(
+        self, installed: InstalledRender
+    ) -> None:
+        output = run(
+            [installed.python, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+            installed.project,
+            installed.venv,
+            RUN_TIMEOUT,
+            extra_env=installed.environment,
+        )
+
+        assert re.search(r"Required test coverage of 9\d(\.\d+)?% reached", output), output[-2000:]
+
+    def test_generated_code_passes_ruff_check(self, installed: InstalledRender) -> None:
+        run(
+            [installed.tool("ruff"), "check", "--no-cache", "."],
+            installed.project,
+            installed.venv,
+            LINT_TIMEOUT,
+        )
+
+    def test_generated_code_is_ruff_formatted(self, installed: InstalledRender) -> None:
+        run(
+            [installed.tool("ruff"), "format", "--check", "--no-cache", "."],
+            installed.project,
+            installed.venv,
+            LINT_TIMEOUT,
+        )
+
+    def test_generated_code_passes_mypy_strict(self, installed: InstalledRender) -> None:
+        run(
+            [
+                installed.python,
+                "-m",
+                "mypy",
+                "--strict",
+                "--no-incremental",
+                "--cache-dir",
+                os.devnull,
+                "src",
+            ],
+            installed.project,
+            installed.venv,
+            LINT_TIMEOUT,
+        )
+
+    def test_generated_code_passes_bandit(self, installed: InstalledRender) -> None:
+        run(
+            [installed.tool("bandit"), "-q", "-c", "pyproject.toml", "-r", "src"],
+            installed.project,
+            installed.venv,
+            LINT_TIMEOUT,
+        )
+
+    def test_make_audit_says_skipped_without_network(self, installed: InstalledRender) -> None:
+        if _osv_reachable():
+            pytest.skip("the vulnerability database is reachable: the offline path cannot be shown")
+
+        output = run(["make", "audit"], installed.project, installed.venv, LINT_TIMEOUT)
+
+        assert "audit skipped: no network" in output
+
+
+@pytest.mark.parametrize(
+    "rendered",
+    [options for options in SUITE_MATRIX if options["database"] == "sqlite"],
+    ids=matrix_id,
+    indirect=True,
+)
+class TestSqliteRenders(GeneratedSuiteChecks):
+    """The sqlite renders: one virtualenv, one xdist worker."""
+
+
+@pytest.mark.parametrize(
+    "rendered",
+    [options for options in SUITE_MATRIX if options["database"] == "postgresql"],
+    ids=matrix_id,
+    indirect=True,
+)
+class TestPostgresqlRenders(GeneratedSuiteChecks):
+    """The postgresql renders: one virtualenv, one xdist worker."""

@@ -300,6 +300,9 @@ def test_ci_workflow_runs_every_gate_with_the_chosen_services(
     ):
         assert gate in commands, gate
     assert any(command.startswith("pip-audit") for command in commands)
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+    dev = pyproject["project"]["optional-dependencies"]["dev"]
+    assert any(requirement.startswith("pip-audit") for requirement in dev)
     assert workflow["permissions"] == {"contents": "read"}
     assert set(services) == expected
     if "postgres" in services:
