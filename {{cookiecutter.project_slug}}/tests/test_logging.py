@@ -117,3 +117,12 @@ def test_redaction_masks_secrets_inside_messages(text: str) -> None:
     assert REDACTED in redacted
     for secret in ("abc.def.ghi", "c2lnbmF0dXJl", "hunter2hunter2", "0123456789abcdef0123"):
         assert secret not in redacted
+
+
+async def test_forwarded_for_is_ignored_without_trusted_proxies(
+    client: AsyncClient, logs: CapturedLogs
+) -> None:
+    headers = {"X-Forwarded-For": "203.0.113.9", "X-Request-ID": "spoof-1"}
+    await client.get("/api/v1/health", headers=headers)
+    line = next(line for line in _access_lines(logs) if line["request_id"] == "spoof-1")
+    assert line["client"] == "127.0.0.1"

@@ -53,7 +53,10 @@ class LocalAuthVersions:
         self._versions: dict[uuid.UUID, str] = {}
 
     async def get(self, user_id: uuid.UUID) -> str:
-        return self._versions.setdefault(user_id, new_version())
+        version = self._versions.get(user_id)
+        if version is None:
+            version = self._versions[user_id] = new_version()
+        return version
 
     async def bump(self, user_id: uuid.UUID) -> None:
         self._versions[user_id] = new_version()

@@ -33,12 +33,19 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        has_body = False
         for name, value in scope["headers"]:
             if name == b"content-length":
                 if not value.isdigit() or int(value) > self.max_bytes:
                     await self._refuse(send)
                     return
-                break
+                has_body = value != b"0"
+            elif name == b"transfer-encoding":
+                has_body = True
+        if not has_body and scope.get("http_version") in ("1.0", "1.1"):
+            # Neither a length nor chunks: in HTTP/1.x there is no body to count.
+            await self.app(scope, receive, send)
+            return
 
         received = 0
         started = refused = False

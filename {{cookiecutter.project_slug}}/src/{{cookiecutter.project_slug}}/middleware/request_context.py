@@ -7,6 +7,7 @@ traceback goes to the log.
 """
 
 import json
+import logging
 import re
 import time
 import uuid
@@ -65,16 +66,17 @@ class RequestContextMiddleware:
             )
             await send({"type": "http.response.body", "body": body.encode()})
         finally:
-            client = scope.get("client")
-            access_logger.info(
-                "request",
-                extra={
-                    "method": scope["method"],
-                    "path": scope["path"],
-                    "status": status,
-                    "duration_ms": round((time.perf_counter() - start) * 1000, 2),
-                    "client": client[0] if client else None,
-                    "user_id": scope.get("state", {}).get("user_id"),
-                },
-            )
+            if access_logger.isEnabledFor(logging.INFO):
+                client = scope.get("client")
+                access_logger.info(
+                    "request",
+                    extra={
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "status": status,
+                        "duration_ms": round((time.perf_counter() - start) * 1000, 2),
+                        "client": client[0] if client else None,
+                        "user_id": scope.get("state", {}).get("user_id"),
+                    },
+                )
             request_id_var.reset(token)
