@@ -1,8 +1,10 @@
 """Fixtures for the template tests."""
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+from live_app import install_default_render
 
 from helpers import TEMPLATE_DIR
 
@@ -15,3 +17,9 @@ def bake(cookies: Any) -> Any:
         return cookies.bake(extra_context=context, template=str(TEMPLATE_DIR))
 
     return _bake
+
+
+@pytest.fixture(scope="session")
+def default_render_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default render, installed once per test process; the Python of its venv."""
+    return install_default_render(tmp_path_factory.mktemp("default-render"))

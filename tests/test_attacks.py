@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from live_app import FAST_HASHING, install_default_render, served
+from live_app import FAST_HASHING, served
 
 from helpers import TEMPLATE_DIR
 
@@ -92,9 +92,10 @@ class Account:
 
 
 @pytest.fixture(scope="module")
-def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
+def live_app(
+    tmp_path_factory: pytest.TempPathFactory, default_render_python: Path
+) -> Iterator[LiveApp]:
     workdir = tmp_path_factory.mktemp("attacks")
-    python = install_default_render(workdir)
     secret_key = secrets.token_urlsafe(64)
     docs_credentials = ("docs", secrets.token_urlsafe(24))
     admin_password = secrets.token_urlsafe(24)
@@ -112,7 +113,7 @@ def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
         "LOG_LEVEL": "WARNING",
         **FAST_HASHING,
     }
-    with served(python, workdir, settings) as url:
+    with served(default_render_python, workdir, settings) as url:
         yield LiveApp(url, secret_key, docs_credentials, admin_password)
 
 

@@ -7,23 +7,15 @@ load anything from another host. Installing the render needs the package index (
 cache); the test itself needs no network.
 """
 
-import os
 import secrets
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from live_app import FAST_HASHING, served
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
-
-from helpers import DEFAULT_SLUG, run_cookiecutter
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -38,9 +30,6 @@ CHROMIUM_ARGS = [
 ]
 # CI installs it; a missing browser must fail these tests, never skip them silently.
 CHROMIUM_MISSING = f"{CHROMIUM} not found: install Debian's Chromium (apt-get install -y chromium)"
-INSTALL_TIMEOUT = 900
-STARTUP_TIMEOUT = 60.0
-STOP_TIMEOUT = 10.0
 # Per browser step (navigation, click, wait for text), in milliseconds.
 STEP_TIMEOUT_MS = 20_000
 ADMIN_USERNAME = "browser-admin"
@@ -59,59 +48,6 @@ class ServedApp:
 expect.set_options(timeout=STEP_TIMEOUT_MS)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((LOOPBACK, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def install_render(workdir: Path) -> Path:
-    """Render the default project and install it (without `[dev]`) into a venv of its own."""
-    rendered = run_cookiecutter(workdir)
-    assert rendered.returncode == 0, rendered.stderr
-    venv = workdir / "venv"
-    subprocess.run(  # noqa: S603 - fixed command, no shell
-        [sys.executable, "-m", "venv", str(venv)], check=True, timeout=INSTALL_TIMEOUT
-    )
-    python = venv / "bin" / "python"
-    installed = subprocess.run(  # noqa: S603 - fixed command, no shell
-        [
-            str(python),
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "-e",
-            str(rendered.project),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=INSTALL_TIMEOUT,
-        check=False,
-    )
-    assert installed.returncode == 0, installed.stdout + installed.stderr
-    return python
-
-
-def wait_until_healthy(base_url: str, server: subprocess.Popen[bytes], log: Path) -> None:
-    health = f"{base_url}/api/v1/health"
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while time.monotonic() < deadline:
-        assert server.poll() is None, f"the server exited:\n{log.read_text()[-4000:]}"
-        try:
-            # An http URL on loopback that this module built, not user input.
-            # A fixed http://127.0.0.1 URL of our own.
-            with urllib.request.urlopen(health, timeout=2) as response:  # noqa: S310  # nosec B310
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"the server did not answer within {STARTUP_TIMEOUT} s:\n{log.read_text()[-4000:]}")
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     assert CHROMIUM.exists(), CHROMIUM_MISSING
@@ -124,56 +60,24 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture(scope="module")
-def served_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedApp]:
+def served_app(
+    tmp_path_factory: pytest.TempPathFactory, default_render_python: Path
+) -> Iterator[ServedApp]:
     """The default render, served by `python -m secure_api` on a free loopback port."""
     workdir = tmp_path_factory.mktemp("browser")
-    python = install_render(workdir)
-    port = free_port()
-    app = ServedApp(
-        base_url=f"http://{LOOPBACK}:{port}",
-        docs_username="docs",
-        docs_password=secrets.token_urlsafe(24),
-        admin_password=secrets.token_urlsafe(24),
-    )
-    # Only what the app needs; run from an empty directory so no `.env` is read.
-    environment = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(workdir),
-        "LANG": "C.UTF-8",
-        "HOST": LOOPBACK,
-        "PORT": str(port),
+    docs_password, admin_password = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+    settings = {
         "SECRET_KEY": secrets.token_urlsafe(64),
         "DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'browser.db'}",
-        "DOCS_USERNAME": app.docs_username,
-        "DOCS_PASSWORD": app.docs_password,
+        "DOCS_USERNAME": "docs",
+        "DOCS_PASSWORD": docs_password,
         "FIRST_ADMIN_USERNAME": ADMIN_USERNAME,
         "FIRST_ADMIN_EMAIL": "browser-admin@example.com",
-        "FIRST_ADMIN_PASSWORD": app.admin_password,
-        "ARGON2_TIME_COST": "1",
-        "ARGON2_MEMORY_COST": "1024",
-        "ARGON2_PARALLELISM": "1",
+        "FIRST_ADMIN_PASSWORD": admin_password,
+        **FAST_HASHING,
     }
-    rundir = workdir / "run"
-    rundir.mkdir()
-    log = workdir / "server.log"
-    with log.open("wb") as output:
-        server = subprocess.Popen(  # noqa: S603 - fixed command, no shell
-            [str(python), "-m", DEFAULT_SLUG],
-            cwd=rundir,
-            env=environment,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_until_healthy(app.base_url, server, log)
-        yield app
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=STOP_TIMEOUT)
+    with served(default_render_python, workdir, settings) as base_url:
+        yield ServedApp(base_url, "docs", docs_password, admin_password)
 
 
 class PageWatch:
