@@ -1,10 +1,11 @@
+import json
 import logging
 from typing import Any
 
 import pytest
 from httpx import AsyncClient
 
-from {{ cookiecutter.project_slug }}.log import REDACTED, ConsoleFormatter, redact_text
+from {{ cookiecutter.project_slug }}.log import REDACTED, ConsoleFormatter, JsonFormatter, redact_text
 
 from .conftest import PASSWORD, CapturedLogs, UserFactory, bearer, login
 
@@ -126,3 +127,12 @@ async def test_forwarded_for_is_ignored_without_trusted_proxies(
     await client.get("/api/v1/health", headers=headers)
     line = next(line for line in _access_lines(logs) if line["request_id"] == "spoof-1")
     assert line["client"] == "127.0.0.1"
+
+
+def test_json_lines_leave_out_uvicorns_colour_copy_of_the_message() -> None:
+    record = logging.makeLogRecord(
+        {"msg": "Uvicorn running", "levelname": "INFO", "color_message": "\x1b[1mUvicorn\x1b[0m"}
+    )
+    line = json.loads(JsonFormatter().format(record))
+    assert line["message"] == "Uvicorn running"
+    assert "color_message" not in line

@@ -32,8 +32,13 @@ _SECRET_PATTERNS = [
         r"\1\2" + REDACTED,
     ),
 ]
-# Attributes every LogRecord has; anything else on a record came from `extra`.
-_STANDARD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+# Attributes every LogRecord has; anything else on a record came from `extra`
+# (but uvicorn's `color_message`, the message again with terminal colour codes).
+_STANDARD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {
+    "message",
+    "asctime",
+    "color_message",
+}
 
 
 def redact_text(text: str) -> str:
