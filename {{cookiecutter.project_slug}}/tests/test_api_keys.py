@@ -3,15 +3,24 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from httpx import AsyncClient
+from httpx import ASGITransport, AsyncClient
 from sqlalchemy import select, update
 
 from {{ cookiecutter.project_slug }}.api_keys.models import ApiKey
 from {{ cookiecutter.project_slug }}.db import utcnow
+from {{ cookiecutter.project_slug }}.factory import create_app
 from {{ cookiecutter.project_slug }}.security.scopes import Role
 from {{ cookiecutter.project_slug }}.state import Services
 
-from .conftest import AuthHeaders, CapturedLogs
+from .conftest import (
+    BASE_URL,
+    AuthHeaders,
+    CapturedLogs,
+    UserFactory,
+    bearer,
+    login,
+    make_settings,
+)
 
 KEYS_URL = "/api/v1/api-keys"
 
@@ -75,7 +84,41 @@ async def test_key_scopes_must_be_a_subset_of_the_owners(
         KEYS_URL, headers=headers, json={"name": "x", "scopes": ["items:read", "items:write"]}
     )
     assert response.status_code == 403
-    assert response.json() == {"detail": "Your role cannot grant scope items:write to a key"}
+    assert response.json() == {
+        "detail": "Your role or token cannot grant scope items:write to a key"
+    }
+
+
+async def test_a_narrowed_token_cannot_mint_a_wider_key(
+    client: AsyncClient, make_user: UserFactory
+) -> None:
+    user = await make_user()
+    narrow = bearer(await login(client, user.username, scope="items:read"))
+    response = await client.post(
+        KEYS_URL, headers=narrow, json={"name": "x", "scopes": ["items:read", "users:write"]}
+    )
+    assert response.status_code == 403
+    assert response.json() == {
+        "detail": "Your role or token cannot grant scope users:write to a key"
+    }
+    allowed = await client.post(
+        KEYS_URL, headers=narrow, json={"name": "x", "scopes": ["items:read"]}
+    )
+    assert allowed.status_code == 201
+
+
+async def test_random_keys_are_charged_to_the_address(db_url: str) -> None:
+    app = create_app(make_settings(db_url, RATE_LIMIT_DEFAULT="3/minute"))
+    async with app.router.lifespan_context(app):
+        transport = ASGITransport(app=app)
+        async with AsyncClient(transport=transport, base_url=BASE_URL) as http:
+            statuses = [
+                (
+                    await http.get("/api/v1/users/me", headers={"X-API-Key": f"sk_junk{n}"})
+                ).status_code
+                for n in range(5)
+            ]
+    assert statuses == [401, 401, 401, 429, 429]
 
 
 @pytest.mark.parametrize(

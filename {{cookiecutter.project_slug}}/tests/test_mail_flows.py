@@ -89,10 +89,14 @@ async def test_verification_link_dies_when_the_address_changes(
 ) -> None:
     await client.post("/api/v1/auth/register", json=REGISTRATION)
     tokens = await login(client, "mailuser")
-    await client.patch(
-        "/api/v1/users/me", headers=bearer(tokens), json={"email": "new@example.com"}
+    changed = await client.patch(
+        "/api/v1/users/me",
+        headers=bearer(tokens),
+        json={"email": "new@example.com", "current_password": PASSWORD},
     )
-    response = await client.post("/api/v1/auth/verify-email", json={"token": mailbox.link_token()})
+    assert changed.status_code == 200
+    old_link = mailbox.link_token(0)
+    response = await client.post("/api/v1/auth/verify-email", json={"token": old_link})
     assert response.status_code == 400
 
 
@@ -183,7 +187,13 @@ async def test_weak_new_password_is_422_and_the_link_survives(
         "/api/v1/auth/password-reset/confirm", json={"token": token, "new_password": "short"}
     )
     assert weak.status_code == 422
-    assert weak.json() == {"detail": "Password must be at least 12 characters"}
+    assert weak.json()["detail"] == [
+        {
+            "type": "value_error",
+            "loc": ["body", "new_password"],
+            "msg": "Password must be at least 12 characters",
+        }
+    ]
     strong = await client.post(
         "/api/v1/auth/password-reset/confirm", json={"token": token, "new_password": NEW_PASSWORD}
     )
@@ -257,3 +267,54 @@ async def test_malformed_reset_requests_are_422(client: AsyncClient) -> None:
         assert response.status_code == 422
     response = await client.post("/api/v1/auth/password-reset/confirm", json={"token": ""})
     assert response.status_code == 422
+
+
+async def test_email_change_mails_a_link_to_the_new_address_and_a_notice_to_the_old(
+    client: AsyncClient, mailbox: MailBox, make_user: UserFactory
+) -> None:
+    user = await make_user()
+    tokens = await login(client, user.username)
+    response = await client.patch(
+        "/api/v1/users/me",
+        headers=bearer(tokens),
+        json={"email": "moved@example.com", "current_password": PASSWORD},
+    )
+    assert response.status_code == 200
+    recipients = [mail["To"] for mail in mailbox.messages]
+    assert recipients == ["moved@example.com", user.email]
+    assert "verify-email?token=" in mailbox.texts()[0]
+    assert "was changed" in mailbox.messages[1]["Subject"]
+    verified = await client.post("/api/v1/auth/verify-email", json={"token": mailbox.link_token(0)})
+    assert verified.json()["email_verified"] is True
+
+
+async def test_verification_link_can_be_sent_again(
+    client: AsyncClient, mailbox: MailBox, make_user: UserFactory
+) -> None:
+    user = await make_user()
+    for email in (user.email, "nobody@example.com"):
+        response = await client.post("/api/v1/auth/verify-email/resend", json={"email": email})
+        assert response.status_code == 202
+    assert [mail["To"] for mail in mailbox.messages] == [user.email]
+    verified = await client.post("/api/v1/auth/verify-email", json={"token": mailbox.link_token()})
+    assert verified.status_code == 200
+    again = await client.post("/api/v1/auth/verify-email/resend", json={"email": user.email})
+    assert again.status_code == 202
+    assert len(mailbox.messages) == 1
+
+
+async def test_password_reset_revokes_every_api_key(
+    client: AsyncClient, mailbox: MailBox, make_user: UserFactory
+) -> None:
+    user = await make_user()
+    headers = bearer(await login(client, user.username))
+    created = await client.post(
+        "/api/v1/api-keys", headers=headers, json={"name": "x", "scopes": ["users:read"]}
+    )
+    key = {"X-API-Key": created.json()["key"]}
+    assert (await client.get("/api/v1/users/me", headers=key)).status_code == 200
+    token = await _request_reset(client, mailbox, user.email)
+    await client.post(
+        "/api/v1/auth/password-reset/confirm", json={"token": token, "new_password": NEW_PASSWORD}
+    )
+    assert (await client.get("/api/v1/users/me", headers=key)).status_code == 401

@@ -122,6 +122,16 @@ def test_placeholder_credential_is_refused(name: str) -> None:
     assert "changeme" not in text
 
 
+def test_wildcard_cors_is_refused_in_production() -> None:
+    text = _refusal(
+        SECRET_KEY=TEST_SECRET_KEY,
+        ENVIRONMENT="production",
+        CORS_ORIGINS="*",
+        CORS_ALLOW_CREDENTIALS=False,
+    )
+    assert "CORS_ORIGINS='*' is refused when ENVIRONMENT=production" in text
+
+
 def test_short_docs_password_is_refused() -> None:
     text = _refusal(SECRET_KEY=TEST_SECRET_KEY, DOCS_PASSWORD="fifteen-chars!!")
     assert "DOCS_PASSWORD must be at least 16 characters" in text

@@ -58,7 +58,9 @@ async def test_changing_email_clears_its_verification(
 ) -> None:
     user = await make_user()
     headers = bearer(await login(client, user.username))
-    response = await client.patch(ME_URL, headers=headers, json={"email": "NEW@example.com"})
+    response = await client.patch(
+        ME_URL, headers=headers, json={"email": "NEW@example.com", "current_password": PASSWORD}
+    )
     assert response.status_code == 200
     assert response.json()["email"] == "new@example.com"
     assert response.json()["email_verified"] is False
@@ -69,7 +71,9 @@ async def test_changing_email_to_a_taken_one_is_409(
 ) -> None:
     first, second = await make_user(), await make_user()
     headers = bearer(await login(client, second.username))
-    response = await client.patch(ME_URL, headers=headers, json={"email": first.email})
+    response = await client.patch(
+        ME_URL, headers=headers, json={"email": first.email, "current_password": PASSWORD}
+    )
     assert response.status_code == 409
     assert response.json() == {"detail": "Email already registered"}
 
@@ -117,7 +121,12 @@ async def test_password_change_applies_the_password_rules(
         json={"current_password": PASSWORD, "new_password": "short"},
     )
     assert response.status_code == 422
-    assert response.json() == {"detail": "Password must be at least 12 characters"}
+    (problem,) = response.json()["detail"]
+    assert problem == {
+        "type": "value_error",
+        "loc": ["body", "new_password"],
+        "msg": "Password must be at least 12 characters",
+    }
 
 
 async def test_password_change_ends_every_other_session(
@@ -139,3 +148,24 @@ async def test_password_change_ends_every_other_session(
     )
     assert old.status_code == 401
     await login(client, user.username, NEW_PASSWORD)
+
+
+async def test_changing_email_needs_the_current_password(
+    client: AsyncClient, make_user: UserFactory
+) -> None:
+    user = await make_user()
+    headers = bearer(await login(client, user.username))
+    missing = await client.patch(ME_URL, headers=headers, json={"email": "new@example.com"})
+    assert missing.status_code == 422
+    assert missing.json()["detail"][0]["msg"] == (
+        "Value error, current_password is required to change the email address"
+    )
+    wrong = await client.patch(
+        ME_URL,
+        headers=headers,
+        json={"email": "new@example.com", "current_password": "not the password"},
+    )
+    assert wrong.status_code == 400
+    assert wrong.json() == {"detail": "Current password is incorrect"}
+    me = (await client.get(ME_URL, headers=headers)).json()
+    assert me["email"] == user.email

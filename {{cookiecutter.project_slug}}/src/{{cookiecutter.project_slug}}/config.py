@@ -201,6 +201,8 @@ class Settings(BaseSettings):
             )
         if self.is_production and self.DEBUG:
             raise ValueError("DEBUG must be off when ENVIRONMENT=production")
+        if self.is_production and "*" in self.CORS_ORIGINS:
+            raise ValueError("CORS_ORIGINS='*' is refused when ENVIRONMENT=production")
         if bool(self.FIRST_ADMIN_EMAIL) != bool(self.FIRST_ADMIN_PASSWORD):
             raise ValueError("FIRST_ADMIN_EMAIL and FIRST_ADMIN_PASSWORD must be set together")
         for name in ("FIRST_ADMIN_PASSWORD", "DOCS_PASSWORD"):

@@ -32,7 +32,13 @@ class ForbiddenError(AppError):
 
 
 class UnprocessableError(AppError):
+    """A field's value breaks a rule only the service can check (it needs the user)."""
+
     status_code = 422
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(detail)
+        self.field = field
 
 
 class EmailNotVerifiedError(AppError):
@@ -46,6 +52,10 @@ class InvalidCredentialsError(AppError):
 
 async def handle_app_error(_request: Request, exc: Exception) -> JSONResponse:
     error = cast(AppError, exc)  # registered for AppError only
+    if isinstance(error, UnprocessableError):
+        # The shape of every other 422: a list of problems, each naming its field.
+        problem = {"type": "value_error", "loc": ["body", error.field], "msg": error.detail}
+        return JSONResponse({"detail": [problem]}, status_code=422)
     return JSONResponse(
         {"detail": error.detail}, status_code=error.status_code, headers=error.headers
     )

@@ -6,7 +6,6 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from limits.aio.storage import MemoryStorage, Storage
-from starlette.middleware.httpsredirect import HTTPSRedirectMiddleware
 
 from . import health
 from .admin.router import router as admin_router
@@ -33,6 +32,7 @@ from .items.router import router as items_router
 from .mail import create_mail_sender
 from .middleware.body_limit import BodyLimitMiddleware
 from .middleware.cors import JsonCORSMiddleware
+from .middleware.https_redirect import HTTPSRedirectMiddleware
 from .middleware.proxy_headers import TrustedProxyMiddleware
 from .middleware.request_context import RequestContextMiddleware
 from .middleware.security_headers import REDOC_CSP, SWAGGER_CSP, SecurityHeadersMiddleware
@@ -150,9 +150,10 @@ def add_middleware(app: FastAPI, settings: Settings) -> None:
             expose_headers=["X-Request-ID", "Retry-After"],
             max_age=600,
         )
-    app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.ALLOWED_HOSTS)
     if settings.is_production:
-        app.add_middleware(HTTPSRedirectMiddleware)
+        app.add_middleware(HTTPSRedirectMiddleware, exempt_prefixes=(f"{API_PREFIX}/health",))
+    # Outside the redirect: an unknown Host is refused, never redirected to.
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.ALLOWED_HOSTS)
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(
         SecurityHeadersMiddleware, hsts=settings.is_production, page_policies=DOCS_PAGE_POLICIES

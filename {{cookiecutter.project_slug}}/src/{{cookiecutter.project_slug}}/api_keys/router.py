@@ -15,7 +15,7 @@ async def create_key(
     data: ApiKeyCreate, principal: BearerPrincipal, session: SessionDep
 ) -> ApiKeyCreated:
     """Create a key with some of your scopes. Copy `key` now: it is not shown again."""
-    api_key, plaintext = await service.create_key(session, principal.user, data)
+    api_key, plaintext = await service.create_key(session, principal.user, principal.scopes, data)
     public = ApiKeyPublic.model_validate(api_key)
     return ApiKeyCreated(**public.model_dump(), key=plaintext)
 

@@ -4,7 +4,7 @@ import secrets
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..auth.service import hash_secret_token
@@ -23,14 +23,18 @@ MAX_KEYS_PER_USER = 20
 
 
 async def create_key(
-    session: AsyncSession, owner: UserSnapshot, data: ApiKeyCreate
+    session: AsyncSession, owner: UserSnapshot, granted: frozenset[str], data: ApiKeyCreate
 ) -> tuple[ApiKey, str]:
-    """A new key and its plaintext, which exists only in this return value."""
+    """A new key and its plaintext, which exists only in this return value.
+
+    `granted` is what the creating token may do: a key never holds more, so a token
+    narrowed at login cannot widen itself by minting a key.
+    """
     scopes = frozenset(data.scopes)
-    beyond_role = scopes - ROLE_SCOPES[owner.role]
-    if beyond_role:
+    beyond = scopes - (granted & ROLE_SCOPES[owner.role])
+    if beyond:
         raise ForbiddenError(
-            f"Your role cannot grant scope {' '.join(sorted(beyond_role))} to a key"
+            f"Your role or token cannot grant scope {' '.join(sorted(beyond))} to a key"
         )
     active = await session.scalar(
         select(func.count())
@@ -76,3 +80,12 @@ async def revoke_key(session: AsyncSession, owner: UserSnapshot, key_id: uuid.UU
     api_key.revoked_at = utcnow()
     await session.commit()
     security_event("api_key_revoked", user_id=str(owner.id), key_id=str(key_id))
+
+
+async def revoke_all_keys(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """Revoke every key of the user; the caller commits."""
+    await session.execute(
+        update(ApiKey)
+        .where(ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )

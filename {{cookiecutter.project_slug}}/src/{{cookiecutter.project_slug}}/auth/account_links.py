@@ -10,9 +10,10 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..api_keys.service import revoke_all_keys
 from ..db import utcnow
 from ..errors import AppError, UnprocessableError
-from ..mail import link_mail
+from ..mail import link_mail, notice_mail
 from ..security.events import security_event
 from ..security.passwords import password_problem
 from ..state import Services
@@ -88,6 +89,38 @@ async def send_verification(services: Services, user: UserSnapshot) -> None:
     )
 
 
+async def announce_email_change(services: Services, user: UserSnapshot, old_email: str) -> None:
+    """After an address change: a verification link to the new address, a notice to the
+    old one, so its owner learns of a change they did not make."""
+    await send_verification(services, user)
+    await services.mailer.send(
+        notice_mail(
+            to=old_email,
+            subject=f"Your email address for {services.settings.PROJECT_NAME} was changed",
+            text=(
+                f"The account {user.username} now uses another email address. If you did "
+                "not make this change, reset your password and contact us."
+            ),
+        )
+    )
+
+
+async def resend_verification(services: Services, email: str) -> None:
+    """A new verification link for an unverified, active account; otherwise nothing.
+
+    Runs after the 202 went out, and each address gets at most RATE_LIMIT_LOGIN mails,
+    as with password resets.
+    """
+    limiter = services.limiter
+    address = email.strip().lower()
+    if not await limiter.count(limiter.login, "verification-mail", address):
+        return
+    async with services.sessionmaker() as session:
+        user = await session.scalar(select(User).where(User.email == address))
+    if user is not None and user.is_active and not user.email_verified:
+        await send_verification(services, UserSnapshot.of(user))
+
+
 async def verify_email(session: AsyncSession, services: Services, token: str) -> User:
     user = await _spend(session, token, Purpose.VERIFY_EMAIL)
     user.email_verified = True
@@ -134,9 +167,11 @@ async def reset_password(
     if problem:
         # The link stays usable: the user only has to choose a better password.
         await session.rollback()
-        raise UnprocessableError(problem)
+        raise UnprocessableError("new_password", problem)
     user.hashed_password = await services.hasher.hash(new_password)
     await expire_reset_links(session, user.id)
     await revoke_sessions(session, user.id)
+    # A reset is how an account is taken back: whoever held it must keep nothing.
+    await revoke_all_keys(session, user.id)
     await services.principals.commit_change(session, user.id)
     security_event("password_reset", user_id=str(user.id))

@@ -53,6 +53,8 @@ class BearerSession:
 
     user: UserSnapshot
     session_id: uuid.UUID
+    # What the token may do now: its scopes, cut to the user's current role.
+    scopes: frozenset[str]
 
 
 def _unauthorized(security_scopes: SecurityScopes) -> HTTPException:
@@ -139,10 +141,16 @@ async def _authenticate(
     services: Services = request.app.state.services
     token = _bearer_token(request)
     api_key = request.headers.get(API_KEY_HEADER)
+    limiter = services.limiter
     # RATE_LIMIT_DEFAULT, counted here: every API route but /auth and /health is protected.
-    await services.limiter.hit(
-        services.limiter.default, "api", caller_key(request, services.tokens, token, api_key)
-    )
+    # A token names its user without a lookup. A key is only known after one, so the
+    # address's budget must have room first, and a key that fails is charged to it:
+    # random keys cannot buy fresh budgets.
+    caller = caller_key(request, services.tokens, token)
+    if token is None and api_key is not None:
+        await limiter.check(limiter.default, "api", caller)
+    else:
+        await limiter.hit(limiter.default, "api", caller)
     session_id: uuid.UUID | None = None
     if token is not None:
         found = await _from_bearer(request, token, services)
@@ -152,8 +160,10 @@ async def _authenticate(
     elif api_key is not None and accept_api_key:
         by_key = await _from_api_key(api_key, services)
         if by_key is None:
+            await limiter.hit(limiter.default, "api", caller)
             raise _unauthorized(security_scopes)
         user, granted = by_key
+        await limiter.hit(limiter.default, "api", f"user:{user.id}")
     elif api_key is not None:
         raise HTTPException(
             status_code=status.HTTP_401_UNAUTHORIZED,
@@ -197,7 +207,9 @@ async def authorize_bearer(request: Request, security_scopes: SecurityScopes) ->
     principal = await _authenticate(request, security_scopes, accept_api_key=False)
     if principal.session_id is None:  # unreachable: API keys were refused above
         raise _unauthorized(security_scopes)
-    return BearerSession(user=principal.user, session_id=principal.session_id)
+    return BearerSession(
+        user=principal.user, session_id=principal.session_id, scopes=principal.scopes
+    )
 
 
 async def _note_admin_denial(services: Services, user: UserSnapshot, client: str) -> None:

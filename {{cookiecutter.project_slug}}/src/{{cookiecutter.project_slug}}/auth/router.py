@@ -11,9 +11,9 @@ from ..users.schemas import UserCreate, UserPublic
 from . import account_links, service
 from .dependencies import BearerPrincipal
 from .schemas import (
+    EmailAddress,
     Message,
     PasswordResetConfirm,
-    PasswordResetRequest,
     RefreshRequest,
     TokenPair,
     VerifyEmailRequest,
@@ -73,11 +73,20 @@ async def verify_email(
     return UserPublic.model_validate(user)
 
 
+@router.post("/verify-email/resend", status_code=status.HTTP_202_ACCEPTED, dependencies=anonymous)
+async def resend_verification(
+    data: EmailAddress, services: ServicesDep, background: BackgroundTasks
+) -> Message:
+    """Always 202: a new link goes out only to a registered, unverified address."""
+    background.add_task(account_links.resend_verification, services, str(data.email))
+    return Message(detail="If the address needs verifying, a new link is on its way")
+
+
 @router.post(
     "/password-reset/request", status_code=status.HTTP_202_ACCEPTED, dependencies=anonymous
 )
 async def request_password_reset(
-    data: PasswordResetRequest, services: ServicesDep, background: BackgroundTasks
+    data: EmailAddress, services: ServicesDep, background: BackgroundTasks
 ) -> Message:
     """Always 202: whether the address is registered is nobody's business."""
     background.add_task(account_links.send_password_reset, services, str(data.email))

@@ -24,7 +24,7 @@ class VerifyEmailRequest(RequestBody):
     token: OpaqueToken
 
 
-class PasswordResetRequest(RequestBody):
+class EmailAddress(RequestBody):
     email: EmailStr
 
 

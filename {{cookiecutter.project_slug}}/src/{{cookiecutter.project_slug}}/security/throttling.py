@@ -5,8 +5,6 @@ Every other API route is protected, and `auth.dependencies.authorize` counts it 
 RATE_LIMIT_DEFAULT per caller (`caller_key`).
 """
 
-import hashlib
-
 from fastapi import Request
 
 from ..state import ServicesDep
@@ -23,15 +21,12 @@ async def limit_unauthenticated(request: Request, services: ServicesDep) -> None
     await services.limiter.hit(services.limiter.login, "auth-address", client_address(request))
 
 
-def caller_key(request: Request, tokens: TokenCodec, token: str | None, api_key: str | None) -> str:
-    """Who RATE_LIMIT_DEFAULT counts a request against: the user of a valid token, else
-    the API key (by digest), else the client address."""
+def caller_key(request: Request, tokens: TokenCodec, token: str | None) -> str:
+    """Who RATE_LIMIT_DEFAULT counts a request against before it is authenticated: the
+    user of a valid token, else the client address."""
     if token is not None:
         try:
             return "user:" + access_claims(request, tokens, token).subject
         except InvalidTokenError:
             pass
-    if api_key:
-        # A digest, so that key material never becomes a storage key (Redis included).
-        return "key:" + hashlib.sha256(api_key.encode()).hexdigest()[:32]
     return "address:" + client_address(request)

@@ -1,8 +1,10 @@
-from fastapi import APIRouter, status
+from fastapi import APIRouter, BackgroundTasks, status
 
+from ..auth import account_links
 from ..auth.dependencies import BearerPrincipal, UsersReader, UsersWriter
 from ..state import ServicesDep, SessionDep
 from . import service
+from .identity import UserSnapshot
 from .schemas import PasswordChange, UserPublic, UserUpdateMe
 
 router = APIRouter(prefix="/users", tags=["users"])
@@ -15,9 +17,21 @@ async def read_me(principal: UsersReader) -> UserPublic:
 
 @router.patch("/me")
 async def update_me(
-    data: UserUpdateMe, principal: UsersWriter, services: ServicesDep, session: SessionDep
+    data: UserUpdateMe,
+    principal: UsersWriter,
+    services: ServicesDep,
+    session: SessionDep,
+    background: BackgroundTasks,
 ) -> UserPublic:
-    user = await service.update_me(session, services.principals, principal.user.id, data)
+    """Change the profile. A new email address needs `current_password`; it gets a
+    verification link, and the old address is told of the change."""
+    user, old_email = await service.update_me(
+        session, services.hasher, services.principals, principal.user.id, data
+    )
+    if old_email is not None:
+        background.add_task(
+            account_links.announce_email_change, services, UserSnapshot.of(user), old_email
+        )
     return UserPublic.model_validate(user)
 
 

@@ -49,6 +49,14 @@ class UserUpdateMe(RequestBody):
 
     email: EmailStr | None = None
     full_name: FullName | None = None
+    # Required with `email`: the address is where password resets go.
+    current_password: Password | None = None
+
+    @model_validator(mode="after")
+    def _email_change_needs_the_password(self) -> Self:
+        if self.email is not None and self.current_password is None:
+            raise ValueError("current_password is required to change the email address")
+        return self
 
 
 class PasswordChange(RequestBody):

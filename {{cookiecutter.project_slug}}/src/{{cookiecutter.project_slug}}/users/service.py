@@ -71,12 +71,23 @@ async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
 
 
 async def update_me(
-    session: AsyncSession, principals: PrincipalCache, user_id: uuid.UUID, data: UserUpdateMe
-) -> User:
+    session: AsyncSession,
+    hasher: PasswordHasher,
+    principals: PrincipalCache,
+    user_id: uuid.UUID,
+    data: UserUpdateMe,
+) -> tuple[User, str | None]:
+    """Apply the change; return the user and, if the address changed, the old address."""
     user = await get_user(session, user_id)
+    old_email = None
     if data.email is not None and data.email.lower() != user.email:
+        # The address is how a password is reset: whoever holds a stolen token or key
+        # must not be able to point it elsewhere.
+        ok, _ = await hasher.verify(data.current_password or "", user.hashed_password)
+        if not ok:
+            raise AppError("Current password is incorrect")
         await _ensure_available(session, email=data.email.lower())
-        user.email = data.email.lower()
+        old_email, user.email = user.email, data.email.lower()
         # A new address has not been proven to belong to this user.
         user.email_verified = False
     if data.full_name is not None:
@@ -86,7 +97,9 @@ async def update_me(
     except IntegrityError as exc:
         await session.rollback()
         raise ConflictError("Email already registered") from exc
-    return user
+    if old_email is not None:
+        security_event("email_changed", user_id=str(user.id))
+    return user, old_email
 
 
 async def change_password(
@@ -105,7 +118,7 @@ async def change_password(
         raise AppError("Current password is incorrect")
     problem = password_problem(new_password, username=user.username, email=user.email)
     if problem:
-        raise UnprocessableError(problem)
+        raise UnprocessableError("new_password", problem)
     user.hashed_password = await hasher.hash(new_password)
     await expire_reset_links(session, user.id)
     await revoke_sessions(session, user.id, keep=keep_session)
