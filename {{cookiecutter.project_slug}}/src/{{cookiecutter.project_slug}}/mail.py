@@ -14,6 +14,7 @@ from typing import Protocol
 import aiosmtplib
 
 from .config import Settings
+from .log import redact_text
 
 logger = logging.getLogger(__name__)
 SMTP_TIMEOUT_SECONDS = 10
@@ -63,13 +64,14 @@ class SmtpMailSender:
 
 
 class LogMailSender:
-    """For development without a mail server. The body holds a secret link, so it is not
-    logged: run a local SMTP sink (see README) to read mails."""
+    """For development without a mail server: the mail goes to the log instead, with
+    its link's token masked (a token in a log is a credential anyone can read). To
+    follow links, run a local SMTP sink (see README)."""
 
     async def send(self, mail: Mail) -> None:
         logger.warning(
             "mail not sent: SMTP_HOST is empty",
-            extra={"to": mail.to, "subject": mail.subject},
+            extra={"to": mail.to, "subject": mail.subject, "body": redact_text(mail.text)},
         )
 
 
