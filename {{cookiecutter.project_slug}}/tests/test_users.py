@@ -1,8 +1,11 @@
-from httpx import AsyncClient
+from httpx import ASGITransport, AsyncClient
 
+from {{ cookiecutter.project_slug }}.factory import create_app
 from {{ cookiecutter.project_slug }}.security.scopes import Role
+from {{ cookiecutter.project_slug }}.users.schemas import UserCreate
+from {{ cookiecutter.project_slug }}.users.service import create_user
 
-from .conftest import PASSWORD, AuthHeaders, UserFactory, bearer, login
+from .conftest import BASE_URL, PASSWORD, AuthHeaders, UserFactory, bearer, login, make_settings
 
 ME_URL = "/api/v1/users/me"
 PASSWORD_URL = "/api/v1/users/me/password"
@@ -169,3 +172,35 @@ async def test_changing_email_needs_the_current_password(
     assert wrong.json() == {"detail": "Current password is incorrect"}
     me = (await client.get(ME_URL, headers=headers)).json()
     assert me["email"] == user.email
+
+
+async def test_wrong_current_passwords_are_rate_limited(db_url: str) -> None:
+    app = create_app(make_settings(db_url, RATE_LIMIT_LOGIN="3/minute"))
+    async with app.router.lifespan_context(app):
+        services = app.state.services
+        data = UserCreate(username="guessed", email="guessed@example.com", password=PASSWORD)
+        async with services.sessionmaker() as session:
+            await create_user(session, services.hasher, data)
+        transport = ASGITransport(app=app)
+        async with AsyncClient(transport=transport, base_url=BASE_URL) as http:
+            headers = bearer(await login(http, "guessed"))
+            statuses = [
+                (
+                    await http.post(
+                        PASSWORD_URL,
+                        headers=headers,
+                        json={
+                            "current_password": f"guess number {n}",
+                            "new_password": NEW_PASSWORD,
+                        },
+                    )
+                ).status_code
+                for n in range(4)
+            ]
+            right = await http.post(
+                PASSWORD_URL,
+                headers=headers,
+                json={"current_password": PASSWORD, "new_password": NEW_PASSWORD},
+            )
+    assert statuses == [400, 400, 400, 429]
+    assert right.status_code == 429

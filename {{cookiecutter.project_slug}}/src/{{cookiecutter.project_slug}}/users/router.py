@@ -25,9 +25,7 @@ async def update_me(
 ) -> UserPublic:
     """Change the profile. A new email address needs `current_password`; it gets a
     verification link, and the old address is told of the change."""
-    user, old_email = await service.update_me(
-        session, services.hasher, services.principals, principal.user.id, data
-    )
+    user, old_email = await service.update_me(session, services, principal.user.id, data)
     if old_email is not None:
         background.add_task(
             account_links.announce_email_change, services, UserSnapshot.of(user), old_email
@@ -42,8 +40,7 @@ async def change_password(
     """Set a new password; every other login of this user ends."""
     await service.change_password(
         session,
-        services.hasher,
-        services.principals,
+        services,
         principal.user.id,
         current_password=data.current_password,
         new_password=data.new_password,

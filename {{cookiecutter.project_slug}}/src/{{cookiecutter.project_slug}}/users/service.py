@@ -13,6 +13,7 @@ from ..pagination import PageParams
 from ..security.events import security_event
 from ..security.passwords import PasswordHasher, password_problem
 from ..security.scopes import Role
+from ..state import Services
 from .models import ActionToken, Purpose, User, UserSession
 from .schemas import AdminUserUpdate, UserCreate, UserUpdateMe
 
@@ -70,12 +71,19 @@ async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
     return user
 
 
+async def check_current_password(services: Services, user: User, password: str) -> None:
+    """AppError unless `password` is the user's. Wrong guesses count against
+    RATE_LIMIT_LOGIN per user: a stolen token must not make a fast password oracle."""
+    limiter = services.limiter
+    await limiter.check(limiter.login, "current-password", str(user.id))
+    ok, _ = await services.hasher.verify(password, user.hashed_password)
+    if not ok:
+        await limiter.count(limiter.login, "current-password", str(user.id))
+        raise AppError("Current password is incorrect")
+
+
 async def update_me(
-    session: AsyncSession,
-    hasher: PasswordHasher,
-    principals: PrincipalCache,
-    user_id: uuid.UUID,
-    data: UserUpdateMe,
+    session: AsyncSession, services: Services, user_id: uuid.UUID, data: UserUpdateMe
 ) -> tuple[User, str | None]:
     """Apply the change; return the user and, if the address changed, the old address."""
     user = await get_user(session, user_id)
@@ -83,9 +91,7 @@ async def update_me(
     if data.email is not None and data.email.lower() != user.email:
         # The address is how a password is reset: whoever holds a stolen token or key
         # must not be able to point it elsewhere.
-        ok, _ = await hasher.verify(data.current_password or "", user.hashed_password)
-        if not ok:
-            raise AppError("Current password is incorrect")
+        await check_current_password(services, user, data.current_password or "")
         await _ensure_available(session, email=data.email.lower())
         old_email, user.email = user.email, data.email.lower()
         # A new address has not been proven to belong to this user.
@@ -93,7 +99,7 @@ async def update_me(
     if data.full_name is not None:
         user.full_name = data.full_name
     try:
-        await principals.commit_change(session, user.id)
+        await services.principals.commit_change(session, user.id)
     except IntegrityError as exc:
         await session.rollback()
         raise ConflictError("Email already registered") from exc
@@ -104,8 +110,7 @@ async def update_me(
 
 async def change_password(
     session: AsyncSession,
-    hasher: PasswordHasher,
-    principals: PrincipalCache,
+    services: Services,
     user_id: uuid.UUID,
     *,
     current_password: str,
@@ -113,16 +118,14 @@ async def change_password(
     keep_session: uuid.UUID | None,
 ) -> None:
     user = await get_user(session, user_id)
-    ok, _ = await hasher.verify(current_password, user.hashed_password)
-    if not ok:
-        raise AppError("Current password is incorrect")
+    await check_current_password(services, user, current_password)
     problem = password_problem(new_password, username=user.username, email=user.email)
     if problem:
         raise UnprocessableError("new_password", problem)
-    user.hashed_password = await hasher.hash(new_password)
+    user.hashed_password = await services.hasher.hash(new_password)
     await expire_reset_links(session, user.id)
     await revoke_sessions(session, user.id, keep=keep_session)
-    await principals.commit_change(session, user.id)
+    await services.principals.commit_change(session, user.id)
     security_event("password_changed", user_id=str(user.id))
 
 
