@@ -98,3 +98,21 @@ async def test_limits_are_shared_through_redis(
         async with AsyncClient(transport=transport, base_url=BASE_URL) as second:
             response = await second.post("/api/v1/auth/token", data=form)
     assert response.status_code == 429
+
+
+async def test_refresh_token_reuse_during_an_outage_still_ends_the_family(
+    client: AsyncClient, make_user: UserFactory, redis_server: RedisServer, logs: CapturedLogs
+) -> None:
+    user = await make_user()
+    first = await login(client, user.username)
+    rotated = (
+        await client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    ).json()
+    redis_server.stop()
+    reused = await client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]}
+    )
+    assert reused.status_code == 401
+    assert logs.events("refresh_token_reused")
+    redis_server.start()
+    assert (await client.get("/api/v1/users/me", headers=bearer(rotated))).status_code == 401

@@ -7,6 +7,7 @@ and the family of its refresh tokens, so ending the session ends all of them at 
 import hashlib
 import secrets
 import uuid
+from contextlib import suppress
 from datetime import timedelta
 
 from sqlalchemy import select, update
@@ -22,7 +23,7 @@ from ..security.tokens import TokenCodec
 from ..state import Services
 from ..users.models import RefreshToken, User, UserSession
 from ..users.service import find_by_login
-from .principal_cache import PrincipalCache
+from .principal_cache import AuthStateUnavailableError, PrincipalCache
 from .schemas import TokenPair
 
 # The form's fields are free text: bound them before anything is looked up or hashed.
@@ -168,11 +169,16 @@ async def refresh(session: AsyncSession, services: Services, refresh_token: str)
         .values(used_at=now)
     )
     if spent.rowcount != 1:  # type: ignore[attr-defined]
+        # A theft: the revocation must land even with Redis down, so it is committed
+        # first and the caches are told after, as far as they can be. While Redis is
+        # down, no cache is trusted anyway (authentication answers 503).
         await revoke_session(session, user_session.id)
-        await services.principals.commit_change(session, user.id)
+        await session.commit()
         security_event(
             "refresh_token_reused", user_id=str(user.id), session_id=str(user_session.id)
         )
+        with suppress(AuthStateUnavailableError):
+            await services.principals.versions.bump(user.id)
         raise invalid
     if (
         user_session.revoked_at is not None
