@@ -34,65 +34,126 @@ EMAIL_PATTERN = re.compile(r'[^@\s"\\]+@[^@\s"\\.]+(?:\.[^@\s"\\.]+)+')
 # Python source), where these characters would end or escape the string.
 FORBIDDEN_TEXT_CHARACTERS = frozenset('"\\')
 
-# Import names of the generated project's dependencies (direct, transitive and
-# dev), plus names its own layout or tools already use. A package with one of
-# these names would shadow the real module.
-DEPENDENCY_MODULES = frozenset(
+# The generated project's direct dependencies, runtime and dev, under every option: each
+# distribution as its pyproject.toml names it (normalised: lower case, "-" between words)
+# with the import names it installs. tests/test_pre_gen_names.py fails when a render's
+# pyproject.toml names a distribution missing here, or when one here is named by none.
+DIRECT_DEPENDENCIES: dict[str, tuple[str, ...]] = {
+    "aiosmtpd": ("aiosmtpd",),
+    "aiosmtplib": ("aiosmtplib",),
+    "aiosqlite": ("aiosqlite",),
+    "alembic": ("alembic",),
+    "argon2-cffi": ("argon2",),
+    "asyncpg": ("asyncpg",),
+    "bandit": ("bandit",),
+    "bcrypt": ("bcrypt",),
+    "email-validator": ("email_validator",),
+    "fastapi": ("fastapi",),
+    "fastapi-offline": ("fastapi_offline",),
+    "httpx": ("httpx",),
+    "libpass": ("passlib",),
+    "limits": ("limits",),
+    "mypy": ("mypy", "mypyc"),
+    "pip-audit": ("pip_audit",),
+    "pydantic-settings": ("pydantic_settings",),
+    "pyjwt": ("jwt",),
+    "pytest": ("pytest", "py"),
+    "pytest-asyncio": ("pytest_asyncio",),
+    "pytest-cov": ("pytest_cov",),
+    "python-dotenv": ("dotenv",),
+    "python-jose": ("jose",),
+    "python-multipart": ("multipart", "python_multipart"),
+    "redis": ("redis",),
+    "ruff": ("ruff",),
+    "sqlalchemy": ("sqlalchemy",),
+    "uvicorn": ("uvicorn",),
+}
+
+# What those bring in turn, by import and by distribution name (as listed by
+# importlib.metadata.packages_distributions() in a render installed with the dev extra;
+# tests/test_pre_gen_names.py checks the default render's runtime set), and names the
+# project's own layout and tools use.
+INDIRECT_NAMES = frozenset(
     {
-        "alembic",
-        "aiosqlite",
+        "annotated_doc",
         "annotated_types",
         "anyio",
         "app",
-        "argon2",
-        "asyncpg",
-        "bandit",
-        "bcrypt",
+        "argon2_cffi_bindings",
+        "ast_serialize",
+        "async_timeout",
+        "atpublic",
+        "attr",
+        "attrs",
+        "boolean",
+        "boolean_py",
+        "cachecontrol",
         "certifi",
         "cffi",
+        "charset_normalizer",
         "click",
+        "coverage",
+        "cyclonedx",
+        "cyclonedx_python_lib",
+        "defusedxml",
+        "deprecated",
         "dns",
-        "dotenv",
+        "dnspython",
         "ecdsa",
-        "email_validator",
-        "fastapi",
+        "filelock",
         "greenlet",
         "h11",
         "httpcore",
         "httptools",
-        "httpx",
         "idna",
-        "jose",
-        "jwt",
-        "libpass",
-        "limits",
+        "iniconfig",
+        "librt",
+        "license_expression",
         "mako",
+        "markdown_it",
+        "markdown_it_py",
         "markupsafe",
-        "multipart",
-        "mypy",
-        "passlib",
+        "mdurl",
+        "msgpack",
+        "mypy_extensions",
+        "opentelemetry",
+        "opentelemetry_api",
+        "packageurl",
+        "packageurl_python",
+        "packaging",
+        "packaging_legacy_version",
+        "pathspec",
         "pip",
+        "pip_api",
+        "pip_requirements_parser",
         "pkg_resources",
+        "platformdirs",
+        "pluggy",
+        "public",
+        "py_serializable",
         "pyasn1",
+        "pycparser",
         "pydantic",
         "pydantic_core",
-        "pydantic_settings",
-        "pytest",
-        "pytest_asyncio",
-        "python_multipart",
-        "redis",
+        "pygments",
+        "pyparsing",
+        "pyyaml",
+        "requests",
+        "rich",
         "rsa",
-        "ruff",
         "setuptools",
-        "slowapi",
-        "sniffio",
-        "sqlalchemy",
+        "six",
+        "sortedcontainers",
         "src",
         "starlette",
+        "stevedore",
         "test",
         "tests",
+        "tomli",
+        "tomli_w",
         "typing_extensions",
-        "uvicorn",
+        "typing_inspection",
+        "urllib3",
         "uvloop",
         "watchfiles",
         "websockets",
@@ -101,6 +162,14 @@ DEPENDENCY_MODULES = frozenset(
         "yaml",
     }
 )
+
+# A package named like one of these would shadow the module, or (named like a
+# distribution) be taken by pip for the dependency itself.
+TAKEN_NAMES = INDIRECT_NAMES | {
+    name
+    for distribution, modules in DIRECT_DEPENDENCIES.items()
+    for name in (distribution.replace("-", "_"), *modules)
+}
 
 STDLIB_MODULES = frozenset(name.lower() for name in sys.stdlib_module_names)
 
@@ -120,10 +189,10 @@ def slug_problem(slug: str) -> str | None:
             f"project_slug {slug!r} is the name of a Python standard library module "
             "and would shadow it; choose another name."
         )
-    if slug.lower() in DEPENDENCY_MODULES:
+    if slug.lower() in TAKEN_NAMES:
         return (
-            f"project_slug {slug!r} is the import name of a package the project "
-            "depends on and would shadow it; choose another name."
+            f"project_slug {slug!r} is the name of a package the project depends on, or "
+            "of a module one installs, and would shadow it; choose another name."
         )
     return None
 

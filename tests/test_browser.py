@@ -17,6 +17,8 @@ import pytest
 from live_app import FAST_HASHING, served
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
+from tooling.served import LOOPBACK
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -33,7 +35,6 @@ CHROMIUM_MISSING = f"{CHROMIUM} not found: install Debian's Chromium (apt-get in
 # Per browser step (navigation, click, wait for text), in milliseconds.
 STEP_TIMEOUT_MS = 20_000
 ADMIN_USERNAME = "browser-admin"
-LOOPBACK = "127.0.0.1"
 
 
 @dataclass(frozen=True)
