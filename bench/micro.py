@@ -17,7 +17,7 @@ from typing import Any
 from types import SimpleNamespace
 
 from fastapi.security import SecurityScopes
-from secure_api.auth.dependencies import authorize
+from secure_api.access.dependencies import authorize
 from secure_api.config import get_settings
 from secure_api.factory import create_services
 from starlette.requests import Request

@@ -1,4 +1,8 @@
+{%- if cookiecutter.use_redis == "yes" -%}
 """Real processes for end-to-end tests: the served app, and a Redis server of their own."""
+{%- else -%}
+"""Real processes for end-to-end tests: the served app."""
+{%- endif %}
 
 import os
 import subprocess
@@ -11,7 +15,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+{% if cookiecutter.use_redis == "yes" -%}
+from .conftest import PASSWORD, REDIS_URL, TEST_SECRET_KEY, free_port
+{%- else -%}
 from .conftest import PASSWORD, TEST_SECRET_KEY, free_port
+{%- endif %}
 
 START_TIMEOUT_SECONDS = 30
 
@@ -29,6 +37,21 @@ def app_environment(database_url: str, **overrides: str) -> dict[str, str]:
         "LOG_LEVEL": "WARNING",
         **overrides,
     }
+
+{%- if cookiecutter.use_redis == "yes" %}
+
+
+def served_environment(database_url: str, **overrides: str) -> dict[str, str]:
+    """`app_environment` for one test's served app, with its limits and revocations in
+    the tests' Redis database (emptied before each test), as in production."""
+    return app_environment(database_url, REDIS_URL=REDIS_URL, **overrides)
+{%- else %}
+
+
+def served_environment(database_url: str, **overrides: str) -> dict[str, str]:
+    """`app_environment` for one test's served app (limits and revocations in its memory)."""
+    return app_environment(database_url, **overrides)
+{%- endif %}
 
 
 @contextmanager

@@ -1,4 +1,5 @@
-"""The `create-user` command: creates users of any role, refuses bad input, leaks no password.
+"""The commands: `create-user` (any role, refuses bad input, leaks no password), `set-role`
+(the way back in after a lockout) and `purge`.
 
 `cli.main` runs its own event loop (asyncio.run), so these tests are plain functions.
 """
@@ -7,17 +8,30 @@ import asyncio
 import io
 import sys
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+{% if cookiecutter.use_redis == "yes" -%}
+import httpx
+{% endif -%}
 import pytest
 from httpx import ASGITransport, AsyncClient
+from sqlalchemy import select, update
 
 from {{ cookiecutter.project_slug }} import cli
 from {{ cookiecutter.project_slug }}.config import Settings, get_settings
+from {{ cookiecutter.project_slug }}.db import create_engine, create_sessionmaker, utcnow
 from {{ cookiecutter.project_slug }}.factory import create_app
+from {{ cookiecutter.project_slug }}.security.scopes import Role
+from {{ cookiecutter.project_slug }}.users.models import RefreshToken, User, UserSession
 
+{% if cookiecutter.use_redis == "yes" -%}
+from .conftest import BASE_URL, PASSWORD, REDIS_URL, TEST_SECRET_KEY, make_settings
+from .processes import app_environment, served_app
+{%- else -%}
 from .conftest import BASE_URL, PASSWORD, TEST_SECRET_KEY, make_settings
+{%- endif %}
 
 WEAK_PASSWORDS = {
     "Tiny-Pw-9x": "Password must be at least 12 characters",
@@ -187,3 +201,146 @@ def test_create_user_with_a_bad_secret_key_exits_2_without_echoing_it(
     out, err = capsys.readouterr()
     assert "SECRET_KEY" in err
     assert "tooShort-Qz7" not in out + err
+
+
+def _set_role(username: str, role: str) -> int:
+    return cli.main(["set-role", "--username", username, "--role", role])
+
+
+async def _change_user(url: str, username: str, **values: object) -> None:
+    engine = create_engine(url)
+    async with engine.begin() as connection:
+        await connection.execute(update(User).where(User.username == username).values(**values))
+    await engine.dispose()
+
+
+async def _role_and_state(url: str, username: str) -> tuple[Role, bool]:
+    engine = create_engine(url)
+    async with engine.connect() as connection:
+        row = (
+            await connection.execute(
+                select(User.role, User.is_active).where(User.username == username)
+            )
+        ).one()
+    await engine.dispose()
+    return row.role, row.is_active
+
+
+def test_set_role_promotes_a_user_who_then_logs_in_as_admin(
+    cli_env: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _create_user(monkeypatch, role="user") == 0
+    capsys.readouterr()
+    assert _set_role("rootadmin-cli", "admin") == 0
+    out, err = capsys.readouterr()
+    assert out == "rootadmin-cli is now an active admin (was an active user)\n"
+    assert err == ""
+    token, me = asyncio.run(_login_and_read_me(cli_env, "rootadmin-cli", PASSWORD))
+    assert me["role"] == "admin"
+    assert "admin" in token["scope"].split()
+
+
+def test_set_role_reactivates_a_deactivated_admin_found_by_email(
+    cli_env: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _create_user(monkeypatch, role="admin") == 0
+    asyncio.run(_change_user(cli_env, "rootadmin-cli", is_active=False))
+    capsys.readouterr()
+    assert _set_role("ROOT@example.com", "admin") == 0
+    assert (
+        capsys.readouterr().out == "rootadmin-cli is now an active admin (was an inactive admin)\n"
+    )
+    token, me = asyncio.run(_login_and_read_me(cli_env, "rootadmin-cli", PASSWORD))
+    assert me["is_active"] is True
+    assert "admin" in token["scope"].split()
+
+
+def test_set_role_of_an_unknown_user_exits_1_with_one_line(
+    cli_env: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _set_role("nobody", "admin") == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == "error: no user has the username or email 'nobody'\n"
+
+
+def test_set_role_keeps_an_active_admin(
+    cli_env: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _create_user(monkeypatch, role="admin") == 0
+    capsys.readouterr()
+    assert _set_role("rootadmin-cli", "guest") == 1
+    assert capsys.readouterr().err == "error: At least one active admin must remain\n"
+    assert asyncio.run(_role_and_state(cli_env, "rootadmin-cli")) == (Role.ADMIN, True)
+
+
+def test_set_role_demotes_an_admin_when_another_remains(
+    cli_env: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _create_user(monkeypatch, role="admin") == 0
+    assert _create_user(monkeypatch, username="second-admin", email="second@example.com") == 0
+    capsys.readouterr()
+    assert _set_role("rootadmin-cli", "user") == 0
+    assert capsys.readouterr().out == "rootadmin-cli is now an active user (was an active admin)\n"
+    assert asyncio.run(_role_and_state(cli_env, "rootadmin-cli")) == (Role.USER, True)
+
+
+NOTHING_TO_PURGE = "refresh_tokens 0\nuser_sessions 0\naction_tokens 0\napi_keys 0\n"
+
+
+async def _add_ended_session(url: str, username: str, refresh_tokens: int) -> None:
+    engine = create_engine(url)
+    async with create_sessionmaker(engine)() as db:
+        user = (await db.scalars(select(User).where(User.username == username))).one()
+        ended = UserSession(
+            user_id=user.id, scope="users:read", expires_at=utcnow() - timedelta(days=1)
+        )
+        db.add(ended)
+        await db.flush()
+        for number in range(refresh_tokens):
+            db.add(
+                RefreshToken(
+                    token_hash=f"{number:064x}", session_id=ended.id, expires_at=ended.expires_at
+                )
+            )
+        await db.commit()
+    await engine.dispose()
+
+
+def test_purge_deletes_expired_rows_and_prints_the_counts(
+    cli_env: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _create_user(monkeypatch) == 0
+    asyncio.run(_add_ended_session(cli_env, "rootadmin-cli", refresh_tokens=2))
+    capsys.readouterr()
+    assert cli.main(["purge"]) == 0
+    out, err = capsys.readouterr()
+    assert out == "refresh_tokens 2\nuser_sessions 1\naction_tokens 0\napi_keys 0\n"
+    assert err == ""
+    assert cli.main(["purge"]) == 0
+    assert capsys.readouterr().out == NOTHING_TO_PURGE
+{%- if cookiecutter.use_redis == "yes" %}
+
+
+def test_set_role_counts_at_once_in_a_running_server_through_redis(
+    cli_env: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    """The server has the caller cached; the bump in Redis makes it reload at once."""
+    monkeypatch.setenv("REDIS_URL", REDIS_URL)
+    get_settings.cache_clear()
+    with served_app(tmp_path, app_environment(cli_env, REDIS_URL=REDIS_URL)) as base_url:
+        # Beside the served app's first admin, root@example.com.
+        assert _create_user(monkeypatch, role="user", email="promoted@example.com") == 0
+        with httpx.Client(base_url=base_url, timeout=10) as client:
+            token = client.post(
+                "/api/v1/auth/token", data={"username": "rootadmin-cli", "password": PASSWORD}
+            ).json()
+            headers = {"Authorization": f"Bearer {token['access_token']}"}
+            assert client.get("/api/v1/users/me", headers=headers).json()["role"] == "user"
+            assert _set_role("rootadmin-cli", "admin") == 0
+            assert client.get("/api/v1/users/me", headers=headers).json()["role"] == "admin"
+    assert capsys.readouterr().err == ""
+{%- endif %}

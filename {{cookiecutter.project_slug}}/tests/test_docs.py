@@ -1,9 +1,13 @@
 """The API docs: HTTP Basic in front, same-origin files only, the docs CSP, the schema."""
 
+import asyncio
 from base64 import b64encode
+from collections.abc import Iterator
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from httpx import ASGITransport, AsyncClient
 
@@ -15,13 +19,23 @@ from {{ cookiecutter.project_slug }}.middleware.security_headers import (
 )
 from {{ cookiecutter.project_slug }}.security.scopes import SCOPE_DESCRIPTIONS
 
-from .conftest import BASE_URL, make_settings
+from .conftest import BASE_URL, CapturedLogs, make_settings
+from .processes import app_environment, served_app
 
 DOCS_USER = "docs-reader"
 DOCS_PASSWORD = "a-docs-password-for-tests"
 CREDENTIALS = (DOCS_USER, DOCS_PASSWORD)
 PAGES = ("/docs", "/redoc")
 PROTECTED = (*PAGES, "/openapi.json")
+# Basic headers no password can be read from; the bytes go over the wire as they are.
+UNREADABLE_BASIC = {
+    "byte-ff": b"Basic \xff",
+    "latin-1-text": b"Basic d\xf6cs:\xff\xfe",
+    "base64-of-non-utf8": b"Basic " + b64encode(b"\xff\xfe:\xc3\x28"),
+    "no-colon": b"Basic " + b64encode(DOCS_PASSWORD.encode()),
+    "scheme-only": b"Basic",
+    "padding-only": b"Basic ====",
+}
 ASSET_TYPES = {
     "/docs/assets/swagger-ui-bundle.js": "text/javascript; charset=utf-8",
     "/docs/assets/swagger-init.js": "text/javascript; charset=utf-8",
@@ -41,7 +55,7 @@ def settings_overrides() -> dict[str, Any]:
     }
 
 
-def basic(username: str, password: str) -> dict[str, str]:
+def basic(username: str, password: str) -> dict[str, str | bytes]:
     token = b64encode(f"{username}:{password}".encode()).decode()
     return {"Authorization": f"Basic {token}"}
 
@@ -79,7 +93,7 @@ def page_urls(html: str) -> list[str]:
     ids=["none", "wrong-user", "wrong-password", "empty-password", "malformed", "bearer"],
 )
 async def test_docs_refuse_missing_or_wrong_basic_credentials(
-    client: AsyncClient, path: str, headers: dict[str, str]
+    client: AsyncClient, path: str, headers: dict[str, str | bytes]
 ) -> None:
     response = await client.get(path, headers=headers)
     assert response.status_code == 401
@@ -263,3 +277,84 @@ async def test_wrong_docs_passwords_are_rate_limited(db_url: str) -> None:
     assert statuses == [401, 401, 401, 429]
     assert right.status_code == 429
     assert "retry-after" in right.headers
+
+
+@pytest.mark.parametrize("name", UNREADABLE_BASIC)
+async def test_docs_refuse_unreadable_basic_credentials(client: AsyncClient, name: str) -> None:
+    response = await client.get("/openapi.json", headers={"Authorization": UNREADABLE_BASIC[name]})
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == 'Basic realm="docs"'
+    assert response.json() == {"detail": "Valid docs credentials required"}
+
+
+async def test_unreadable_basic_credentials_count_as_wrong_guesses(
+    db_url: str, logs: CapturedLogs
+) -> None:
+    settings = make_settings(
+        db_url, DOCS_USERNAME=DOCS_USER, DOCS_PASSWORD=DOCS_PASSWORD, RATE_LIMIT_LOGIN="3/minute"
+    )
+    app = create_app(settings)
+    async with AsyncClient(transport=ASGITransport(app=app), base_url=BASE_URL) as client:
+        statuses = [
+            (await client.get(path, headers={"Authorization": UNREADABLE_BASIC["byte-ff"]}))
+            for path in PROTECTED
+        ]
+        right = await client.get("/openapi.json", auth=CREDENTIALS)
+    assert [response.status_code for response in statuses] == [401, 401, 401]
+    assert all(
+        response.headers["www-authenticate"] == 'Basic realm="docs"' for response in statuses
+    )
+    assert right.status_code == 429
+    assert [line for line in logs.lines() if line["level"] == "ERROR" or "exc_info" in line] == []
+
+
+async def test_parallel_wrong_docs_passwords_get_at_most_the_limit_of_answers(
+    db_url: str,
+) -> None:
+    settings = make_settings(
+        db_url, DOCS_USERNAME=DOCS_USER, DOCS_PASSWORD=DOCS_PASSWORD, RATE_LIMIT_LOGIN="3/minute"
+    )
+    app = create_app(settings)
+    async with AsyncClient(transport=ASGITransport(app=app), base_url=BASE_URL) as client:
+        responses = await asyncio.gather(
+            *(
+                client.get("/openapi.json", headers=basic(DOCS_USER, f"guess-{n}"))
+                for n in range(12)
+            )
+        )
+    assert sorted(response.status_code for response in responses) == [401] * 3 + [429] * 9
+
+
+@pytest.fixture(scope="module")
+{%- if cookiecutter.database == "postgresql" %}
+def docs_server(
+    tmp_path_factory: pytest.TempPathFactory, database_url: str
+) -> Iterator[tuple[str, Path]]:
+    workdir = tmp_path_factory.mktemp("docs-server")
+{%- else %}
+def docs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    workdir = tmp_path_factory.mktemp("docs-server")
+    database_url = f"sqlite+aiosqlite:///{workdir / 'server.db'}"
+{%- endif %}
+    env = app_environment(
+        database_url,
+        DOCS_USERNAME=DOCS_USER,
+        DOCS_PASSWORD=DOCS_PASSWORD,
+        RATE_LIMIT_LOGIN=f"{len(UNREADABLE_BASIC)}/minute",
+    )
+    with served_app(workdir, env) as base_url:
+        yield base_url, workdir
+
+
+@pytest.mark.parametrize("name", UNREADABLE_BASIC)
+def test_served_docs_answer_unreadable_basic_credentials_with_401(
+    docs_server: tuple[str, Path], name: str
+) -> None:
+    """Through uvicorn's own HTTP parser, not only the in-process transport."""
+    base_url, workdir = docs_server
+    with httpx.Client(base_url=base_url, timeout=10) as client:
+        response = client.get("/openapi.json", headers={"Authorization": UNREADABLE_BASIC[name]})
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == 'Basic realm="docs"'
+    server_log = "".join(path.read_text() for path in workdir.glob("server-*.log"))
+    assert "Traceback" not in server_log

@@ -8,8 +8,10 @@ from sqlalchemy import select
 from {{ cookiecutter.project_slug }}.factory import create_app
 from {{ cookiecutter.project_slug }}.security.scopes import Role
 from {{ cookiecutter.project_slug }}.users.models import User
+from {{ cookiecutter.project_slug }}.users.schemas import UserCreate
+from {{ cookiecutter.project_slug }}.users.service import create_user
 
-from .conftest import BASE_URL, PASSWORD, login, make_settings
+from .conftest import BASE_URL, PASSWORD, CapturedLogs, login, make_settings
 
 ADMIN = {"FIRST_ADMIN_EMAIL": "root@example.com", "FIRST_ADMIN_PASSWORD": PASSWORD}
 
@@ -45,3 +47,25 @@ async def test_weak_first_admin_password_stops_start_up(db_url: str) -> None:
     with pytest.raises(ValidationError, match="at least 12 characters"):
         async with app.router.lifespan_context(app):
             pass
+
+
+async def test_first_admin_email_of_a_non_admin_logs_how_to_promote_them(
+    db_url: str, logs: CapturedLogs
+) -> None:
+    # Someone registered with the address before the admin settings were filled in.
+    app = create_app(make_settings(db_url))
+    async with app.router.lifespan_context(app):
+        services = app.state.services
+        data = UserCreate(username="early", email="ROOT@example.com", password=PASSWORD)
+        async with services.sessionmaker() as session:
+            await create_user(session, services.hasher, data, role=Role.USER)
+    app = create_app(make_settings(db_url, **ADMIN))
+    async with app.router.lifespan_context(app):
+        assert await _admins(app) == []
+    warnings = [line["message"] for line in logs.lines() if line["level"] == "WARNING"]
+    assert warnings == [
+        "first admin not created: the account 'early' already has FIRST_ADMIN_EMAIL or "
+        "FIRST_ADMIN_USERNAME and is not an admin; to make it the admin, run "
+        "`{{ cookiecutter.project_slug }} set-role --username early --role admin`, "
+        "or change FIRST_ADMIN_*"
+    ]

@@ -59,7 +59,7 @@ async def test_every_line_of_a_request_carries_its_id(
     failed = logs.events("login_failed")
     assert len(failed) == 1
     assert failed[0]["request_id"] == "req-2"
-    assert failed[0]["fields"] == {"login": "nobody", "client": "127.0.0.1"}
+    assert failed[0]["fields"] == {"login": "no…[6]", "client": "127.0.0.1"}
 
 
 async def test_no_secret_reaches_the_log(
@@ -96,7 +96,24 @@ async def test_crlf_in_user_input_cannot_forge_a_log_line(
     await client.post("/api/v1/auth/token", data={"username": forged, "password": PASSWORD})
     lines = logs.lines()
     assert not any("forged" in line for line in lines)
-    assert logs.events("login_failed")[0]["fields"]["login"].startswith("x\n{")
+    # Only a masked hint of a name that matches no account is logged.
+    assert logs.events("login_failed")[0]["fields"]["login"] == f"x\n…[{len(forged.strip())}]"
+
+
+async def test_a_password_typed_as_the_login_name_is_not_logged(
+    client: AsyncClient, make_user: UserFactory, logs: CapturedLogs
+) -> None:
+    user = await make_user()
+    typed_by_mistake = "a-password typed in the username field"
+    await client.post("/api/v1/auth/token", data={"username": typed_by_mistake, "password": "x"})
+    await client.post(
+        "/api/v1/auth/token", data={"username": user.email, "password": typed_by_mistake}
+    )
+    assert typed_by_mistake not in logs.text
+    first, second = (event["fields"] for event in logs.events("login_failed"))
+    assert first == {"login": "a-…[38]", "client": "127.0.0.1"}
+    # A name that matches an account is logged as the account's id.
+    assert second == {"user_id": str(user.id), "client": "127.0.0.1"}
 
 
 def test_console_format_escapes_line_breaks() -> None:

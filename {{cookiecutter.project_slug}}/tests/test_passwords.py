@@ -10,6 +10,7 @@ import pytest
 from {{ cookiecutter.project_slug }}.security.passwords import (
     MAX_PASSWORD_LENGTH,
     MIN_PASSWORD_LENGTH,
+    HasherBusyError,
     PasswordHasher,
     password_problem,
 )
@@ -83,7 +84,9 @@ def test_password_merely_containing_the_username_is_accepted() -> None:
 
 @pytest.fixture
 def hasher() -> Iterator[PasswordHasher]:
-    result = PasswordHasher(time_cost=2, memory_cost=2048, parallelism=2, max_workers=2)
+    result = PasswordHasher(
+        time_cost=2, memory_cost=2048, parallelism=2, max_workers=2, max_waiting=8
+    )
     yield result
     result.close()
 
@@ -119,7 +122,9 @@ async def test_verify_without_a_hash_is_false_even_for_the_dummy_password(
 
 
 async def test_hash_with_weaker_parameters_is_rehashed_on_verify(hasher: PasswordHasher) -> None:
-    weaker = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1, max_workers=1)
+    weaker = PasswordHasher(
+        time_cost=1, memory_cost=1024, parallelism=1, max_workers=1, max_waiting=8
+    )
     try:
         old = await weaker.hash(PASSWORD)
     finally:
@@ -173,3 +178,20 @@ async def test_password_over_72_bytes_against_a_bcrypt_hash_is_false_not_an_erro
     for password in ("p" * 73, "p" * 72 + "q", "é" * 40):
         assert len(password.encode()) > 72
         assert await hasher.verify(password, legacy) == (False, None)
+
+
+async def test_hashes_beyond_the_queue_bound_are_shed_at_once() -> None:
+    hasher = PasswordHasher(
+        time_cost=1, memory_cost=1024, parallelism=1, max_workers=1, max_waiting=2
+    )
+    try:
+        results = await asyncio.gather(
+            *(hasher.hash(PASSWORD) for _ in range(10)), return_exceptions=True
+        )
+        # Room again once the queue drained.
+        assert (await hasher.hash(PASSWORD)).startswith("$argon2id$")
+    finally:
+        hasher.close()
+    # One running and two waiting; the seven others were refused without waiting.
+    assert [isinstance(result, str) for result in results] == [True] * 3 + [False] * 7
+    assert all(isinstance(result, HasherBusyError) for result in results[3:])

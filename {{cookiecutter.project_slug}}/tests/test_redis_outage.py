@@ -26,7 +26,13 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
 
 @pytest.fixture
 async def app(db_url: str, redis_server: RedisServer) -> AsyncIterator[FastAPI]:
-    settings = make_settings(db_url, REDIS_URL=redis_server.url, RATE_LIMIT_LOGIN="3/minute")
+    settings = make_settings(
+        db_url,
+        REDIS_URL=redis_server.url,
+        RATE_LIMIT_LOGIN="3/minute",
+        # A spent refresh token presented at once counts as theft, as it would later.
+        REFRESH_REUSE_GRACE_SECONDS=0,
+    )
     application = create_app(settings)
     async with application.router.lifespan_context(application):
         yield application

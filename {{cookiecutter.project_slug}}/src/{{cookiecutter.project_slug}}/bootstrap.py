@@ -1,4 +1,4 @@
-"""Start-up work: the schema on SQLite, and the first admin."""
+"""Start-up work: the first admin."""
 
 import logging
 
@@ -10,7 +10,7 @@ from .security.events import security_event
 from .security.passwords import PasswordHasher
 from .security.scopes import Role
 from .users.schemas import UserCreate
-from .users.service import admin_exists, create_user
+from .users.service import admin_exists, create_user, find_by_login
 
 logger = logging.getLogger(__name__)
 
@@ -35,9 +35,20 @@ async def ensure_first_admin(
         try:
             user = await create_user(session, hasher, data, role=Role.ADMIN, email_verified=True)
         except ConflictError:
-            logger.warning(
-                "first admin not created: username or email %s is taken by a non-admin",
-                settings.FIRST_ADMIN_EMAIL,
+            holder = await find_by_login(session, data.email) or await find_by_login(
+                session, data.username
             )
+            # An admin here was created by another worker starting at the same moment.
+            if holder is not None and holder.role != Role.ADMIN:
+                # Not an error: the app serves. But nobody can manage users until an
+                # operator decides whether that account should be the admin.
+                logger.warning(
+                    "first admin not created: the account %r already has FIRST_ADMIN_EMAIL "
+                    "or FIRST_ADMIN_USERNAME and is not an admin; to make it the admin, run "
+                    "`%s set-role --username %s --role admin`, or change FIRST_ADMIN_*",
+                    holder.username,
+                    __package__,
+                    holder.username,
+                )
             return
     security_event("first_admin_created", user_id=str(user.id))

@@ -1,23 +1,64 @@
-"""Command line: `{{ cookiecutter.project_slug }} serve` (the default) and `{{ cookiecutter.project_slug }} create-user`."""
+"""Command line: `{{ cookiecutter.project_slug }} serve` (the default), `create-user`, `set-role` and `purge`."""
 
 import argparse
 import asyncio
 import getpass
 import sys
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import uvicorn
 from pydantic import ValidationError
 
+from .admin.service import admin_update
 from .config import Settings, get_settings
+from .db import create_engine
 from .errors import ConflictError
 from .factory import create_services
-from .migrate import migrate
+from .migrate import DatabaseNotReadyError, prepare_schema
+from .purge import purge_expired
+from .security.events import security_event
+from .security.principal_cache import AuthStateUnavailableError
 from .security.scopes import Role
-from .users.schemas import UserCreate
-from .users.service import create_user
+from .state import Services
+from .users.schemas import AdminUserUpdate, UserCreate
+from .users.service import create_user, find_by_login
+
+# The command line acts as no user, so the rule that admins cannot demote themselves
+# never applies to it; the rule that an active admin must remain does.
+COMMAND_LINE_ACTOR = uuid.UUID(int=0)
 
 
-def serve(settings: Settings) -> None:
+class CommandError(Exception):
+    """A command cannot do what was asked; the message is the one line to print."""
+
+
+@asynccontextmanager
+async def _services(settings: Settings) -> AsyncIterator[Services]:
+    """The app's services, on a schema that is ready: migrated on SQLite, else checked."""
+    services = create_services(settings)
+    try:
+        await prepare_schema(services.engine, migrate_now=settings.is_sqlite)
+        yield services
+    finally:
+        await services.engine.dispose()
+        await services.principals.versions.close()
+        services.hasher.close()
+
+
+async def _prepare_schema(settings: Settings) -> None:
+    engine = create_engine(settings.DATABASE_URL)
+    try:
+        await prepare_schema(engine, migrate_now=settings.is_sqlite)
+    finally:
+        await engine.dispose()
+
+
+def serve_command(_args: argparse.Namespace, settings: Settings) -> int:
+    # Checked here as well as in the lifespan: uvicorn would report a failing lifespan
+    # with a traceback, where one line says what to do.
+    asyncio.run(_prepare_schema(settings))
     uvicorn.run(
         "{{ cookiecutter.project_slug }}.main:app",
         host=settings.HOST,
@@ -30,19 +71,13 @@ def serve(settings: Settings) -> None:
         log_config=None,
         access_log=False,
     )
+    return 0
 
 
 async def _create_user(settings: Settings, data: UserCreate, role: Role) -> str:
-    services = create_services(settings)
-    try:
-        if settings.is_sqlite:
-            await migrate(services.engine)
-        async with services.sessionmaker() as session:
-            user = await create_user(session, services.hasher, data, role=role, email_verified=True)
+    async with _services(settings) as services, services.sessionmaker() as session:
+        user = await create_user(session, services.hasher, data, role=role, email_verified=True)
         return str(user.id)
-    finally:
-        await services.engine.dispose()
-        services.hasher.close()
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -68,9 +103,50 @@ def create_user_command(args: argparse.Namespace, settings: Settings) -> int:
     try:
         user_id = asyncio.run(_create_user(settings, data, Role(args.role)))
     except ConflictError as exc:
-        print(f"error: {exc.detail}", file=sys.stderr)
-        return 1
+        raise CommandError(exc.detail) from exc
     print(f"created {args.role} {data.username} ({user_id})")
+    return 0
+
+
+async def _set_role(settings: Settings, login: str, role: Role) -> str:
+    async with _services(settings) as services, services.sessionmaker() as session:
+        user = await find_by_login(session, login)
+        if user is None:
+            raise CommandError(f"no user has the username or email {login!r}")
+        before = f"{'an active' if user.is_active else 'an inactive'} {user.role}"
+        # Active too: this is how an admin gets back in after a lockout. admin_update
+        # commits through the principal cache: with REDIS_URL every worker drops its
+        # cached entry at once; without, a running server's cache holds it up to 30 s.
+        try:
+            user, previous_role = await admin_update(
+                session,
+                services.principals,
+                COMMAND_LINE_ACTOR,
+                user.id,
+                AdminUserUpdate(role=role, is_active=True),
+            )
+        except ConflictError as exc:
+            raise CommandError(exc.detail) from exc
+        except AuthStateUnavailableError as exc:
+            raise CommandError("REDIS_URL did not answer; nothing was changed") from exc
+    if user.role != previous_role:
+        security_event("role_changed", user_id=str(user.id), by="command-line", role=user.role)
+    return f"{user.username} is now an active {user.role} (was {before})"
+
+
+def set_role_command(args: argparse.Namespace, settings: Settings) -> int:
+    print(asyncio.run(_set_role(settings, args.username, Role(args.role))))
+    return 0
+
+
+async def _purge(settings: Settings) -> dict[str, int]:
+    async with _services(settings) as services:
+        return await purge_expired(services.engine, settings)
+
+
+def purge_command(_args: argparse.Namespace, settings: Settings) -> int:
+    for table, count in asyncio.run(_purge(settings)).items():
+        print(f"{table} {count}")
     return 0
 
 
@@ -88,6 +164,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="read the password from the first line of standard input instead of a prompt",
     )
+    set_role = commands.add_parser(
+        "set-role", help="give an existing user a role, and make the account active"
+    )
+    set_role.add_argument("--username", required=True, help="the username or email address")
+    set_role.add_argument("--role", choices=[role.value for role in Role], required=True)
+    commands.add_parser(
+        "purge", help="delete expired sessions, links and old API keys now; print the counts"
+    )
     return parser
 
 
@@ -100,7 +184,14 @@ def main(argv: list[str] | None = None) -> int:
             name = ".".join(str(part) for part in error["loc"]) or "settings"
             print(f"error: setting {name}: {error['msg']}", file=sys.stderr)
         return 2
-    if args.command == "create-user":
-        return create_user_command(args, settings)
-    serve(settings)
-    return 0
+    commands = {
+        "serve": serve_command,
+        "create-user": create_user_command,
+        "set-role": set_role_command,
+        "purge": purge_command,
+    }
+    try:
+        return commands[args.command or "serve"](args, settings)
+    except (CommandError, DatabaseNotReadyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1

@@ -75,6 +75,9 @@ class Settings(BaseSettings):
 
     ACCESS_TOKEN_EXPIRE_MINUTES: int = Field(default=15, ge=1, le=24 * 60)
     REFRESH_TOKEN_EXPIRE_DAYS: int = Field(default=7, ge=1, le=90)
+    # A spent refresh token presented again within this many seconds answers 401 without
+    # ending the session (two tabs refreshing at once); later, it ends the session.
+    REFRESH_REUSE_GRACE_SECONDS: int = Field(default=5, ge=0, le=60)
     PASSWORD_RESET_EXPIRE_MINUTES: int = Field(default=30, ge=5, le=60)
     EMAIL_VERIFICATION_EXPIRE_HOURS: int = Field(default=48, ge=1, le=24 * 14)
     REQUIRE_VERIFIED_EMAIL: bool = False
@@ -85,6 +88,7 @@ class Settings(BaseSettings):
     PORT: int = Field(default=8000, ge=1, le=65535)
 
     RATE_LIMIT_LOGIN: str = "5/minute"
+    RATE_LIMIT_REFRESH: str = "60/minute"
     RATE_LIMIT_DEFAULT: str = "100/minute"
 
     DOCS_USERNAME: str = "docs"
@@ -104,12 +108,18 @@ class Settings(BaseSettings):
 
     MAX_BODY_BYTES: int = Field(default=1024 * 1024, ge=1024)
 
+    # How often the app deletes expired rows (purge.py); 0: never in the app, run the
+    # `purge` command from cron instead.
+    PURGE_INTERVAL_MINUTES: int = Field(default=60, ge=0, le=7 * 24 * 60)
+
     # RFC 9106's second recommended Argon2id profile: 3 passes over 64 MiB, 4 lanes.
     ARGON2_TIME_COST: int = Field(default=3, ge=1)
     ARGON2_MEMORY_COST: int = Field(default=64 * 1024, ge=8)
     ARGON2_PARALLELISM: int = Field(default=4, ge=1)
     # Each running hash holds ARGON2_MEMORY_COST KiB; this bounds the total.
     PASSWORD_HASH_WORKERS: int = Field(default=2, ge=1, le=64)
+    # Hashes that may wait for a worker; past that a request gets 503 (load shedding).
+    PASSWORD_HASH_QUEUE: int = Field(default=32, ge=0, le=10_000)
 
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     LOG_FORMAT: Literal["json", "console"] = "json"
@@ -125,7 +135,7 @@ class Settings(BaseSettings):
     def _empty_means_unset(cls, value: object) -> object:
         return None if value == "" else value
 
-    @field_validator("RATE_LIMIT_LOGIN", "RATE_LIMIT_DEFAULT")
+    @field_validator("RATE_LIMIT_LOGIN", "RATE_LIMIT_REFRESH", "RATE_LIMIT_DEFAULT")
     @classmethod
     def _rate_limit_parses(cls, value: str) -> str:
         parse_limit(value)

@@ -58,3 +58,10 @@ def _configure_sqlite(dbapi_connection: Any, _record: object) -> None:
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+async def release_connection(db: AsyncSession) -> None:
+    """End the open transaction, so its pooled connection (and on SQLite, any lock) goes
+    back before a slow step such as password hashing. Loaded objects stay usable: the
+    sessionmaker does not expire them on commit, and the next statement begins anew."""
+    await db.commit()

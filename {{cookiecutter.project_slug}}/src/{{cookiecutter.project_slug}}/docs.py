@@ -5,7 +5,6 @@ from the `fastapi-offline` package, the pages and Swagger UI's start-up script f
 No inline script and no other origin, so the docs CSP can stay at 'self'.
 """
 
-import binascii
 import html
 import secrets
 from base64 import b64decode
@@ -16,8 +15,8 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, status
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
 from .config import Settings
-from .security.rate_limit import RateLimiter
-from .security.throttling import client_address
+from .security.clients import client_address
+from .security.rate_limit import Bucket, RateLimiter
 
 ASSETS_PATH = "/docs/assets"
 OPENAPI_PATH = "/openapi.json"
@@ -101,30 +100,44 @@ class DocsCredentials:
     async def __call__(self, request: Request) -> None:
         limiter: RateLimiter = request.app.state.services.limiter
         address = client_address(request)
-        # Wrong guesses count against RATE_LIMIT_LOGIN per address, like failed logins.
-        await limiter.check(limiter.login, "docs-auth", address)
-        given_username, given_password = _basic_credentials(request.headers.get("authorization"))
+        authorization = request.headers.get("authorization")
+        given_username, given_password = _basic_credentials(authorization)
         # Both comparisons always run, each in constant time: no early exit tells which was wrong.
         username_ok = secrets.compare_digest(given_username, self.username)
         password_ok = secrets.compare_digest(given_password, self.password)
-        if not (username_ok and password_ok):
-            if request.headers.get("authorization"):
-                await limiter.count(limiter.login, "docs-auth", address)
-            raise HTTPException(
-                status_code=status.HTTP_401_UNAUTHORIZED,
-                detail="Valid docs credentials required",
-                headers=BASIC_CHALLENGE,
-            )
+        if username_ok and password_ok:
+            # The right credentials cost nothing (a page loads several files), but get
+            # no answer either while the address's wrong guesses have spent the budget.
+            await limiter.check(limiter.login, Bucket.DOCS_AUTH, address)
+            return
+        if authorization:
+            # Wrong guesses count against RATE_LIMIT_LOGIN per address, like failed logins,
+            # and each is counted before it is answered: of N sent at once, at most the
+            # limit's worth get a 401, the rest 429.
+            await limiter.hit(limiter.login, Bucket.DOCS_AUTH, address)
+        else:
+            # No credentials yet (a browser's first request): not a guess.
+            await limiter.check(limiter.login, Bucket.DOCS_AUTH, address)
+        raise HTTPException(
+            status_code=status.HTTP_401_UNAUTHORIZED,
+            detail="Valid docs credentials required",
+            headers=BASIC_CHALLENGE,
+        )
 
 
 def _basic_credentials(authorization: str | None) -> tuple[bytes, bytes]:
-    """User and password of a Basic header as UTF-8 bytes (RFC 7617); empty when absent or bad."""
+    """User and password of a Basic header as bytes (RFC 7617); empty when absent or bad.
+
+    They are compared with the UTF-8 encoded settings, so bytes that are not UTF-8 simply
+    do not match. A header value arrives decoded as Latin-1, so any byte can be in it.
+    """
     scheme, _, encoded = (authorization or "").partition(" ")
     if scheme.lower() != "basic":
         return b"", b""
     try:
         decoded = b64decode(encoded.strip(), validate=True)
-    except binascii.Error:
+    except ValueError:
+        # binascii.Error (malformed base64) is a ValueError, and so is a non-ASCII character.
         return b"", b""
     username, _, password = decoded.partition(b":")
     return username, password

@@ -9,6 +9,9 @@ from fastapi.responses import JSONResponse
 from .security.events import security_event
 from .security.rate_limit import RateLimitedError
 
+# What a shed request is told to wait: about the time the queue takes to drain.
+HASHER_BUSY_RETRY_SECONDS = 2
+
 
 class AppError(Exception):
     status_code = 400
@@ -78,6 +81,16 @@ async def handle_auth_state_unavailable(_request: Request, _exc: Exception) -> J
         {"detail": "Authentication is temporarily unavailable"},
         status_code=503,
         headers={"Retry-After": "5"},
+    )
+
+
+async def handle_hasher_busy(_request: Request, _exc: Exception) -> JSONResponse:
+    # Load shedding: the password-hash queue is full. Failing at once keeps the wait of
+    # everyone else bounded; a client that retries shortly finds room.
+    return JSONResponse(
+        {"detail": "Server busy; retry shortly"},
+        status_code=503,
+        headers={"Retry-After": str(HASHER_BUSY_RETRY_SECONDS)},
     )
 
 

@@ -6,16 +6,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from limits.aio.storage import MemoryStorage, Storage
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from . import health
 from .admin.router import router as admin_router
+from .api_keys.credentials import DatabaseApiKeyStore
 from .api_keys.router import router as api_keys_router
-from .auth.principal_cache import (
-    AuthStateUnavailableError,
-    AuthVersions,
-    LocalAuthVersions,
-    PrincipalCache,
-)
+from .auth.router import login
 from .auth.router import router as auth_router
 from .bootstrap import ensure_first_admin
 from .config import Settings, get_settings
@@ -25,6 +22,7 @@ from .errors import (
     AppError,
     handle_app_error,
     handle_auth_state_unavailable,
+    handle_hasher_busy,
     handle_rate_limited,
     handle_validation_error,
 )
@@ -33,19 +31,28 @@ from .mail import create_mail_sender
 from .middleware.body_limit import BodyLimitMiddleware
 from .middleware.cors import JsonCORSMiddleware
 from .middleware.https_redirect import HTTPSRedirectMiddleware
-from .middleware.proxy_headers import TrustedProxyMiddleware
+from .middleware.proxy_headers import trusted_networks
 from .middleware.request_context import RequestContextMiddleware
 from .middleware.security_headers import REDOC_CSP, SWAGGER_CSP, SecurityHeadersMiddleware
 from .middleware.trusted_host import TrustedHostMiddleware
-from .migrate import migrate
+from .migrate import prepare_schema
 from .openapi import describe_security
+from .purge import periodic_purge
 {%- if cookiecutter.use_redis == "yes" %}
 from .redis_state import RedisAuthVersions, create_pool, rate_limit_storage
 {%- endif %}
-from .security.passwords import PasswordHasher
+from .security.password_guard import PasswordGuard
+from .security.passwords import HasherBusyError, PasswordHasher
+from .security.principal_cache import (
+    AuthStateUnavailableError,
+    AuthVersions,
+    LocalAuthVersions,
+    PrincipalCache,
+)
 from .security.rate_limit import RateLimitedError, RateLimiter
 from .security.tokens import TokenCodec
 from .state import Services
+from .users.credentials import DatabaseSessionStore
 from .users.router import router as users_router
 
 API_PREFIX = "/api/v1"
@@ -56,33 +63,45 @@ DOCS_PAGE_POLICIES = {"/docs": SWAGGER_CSP, "/redoc": REDOC_CSP}
 def create_services(settings: Settings) -> Services:
     engine = create_engine(settings.DATABASE_URL)
     auth_versions, limit_storage = create_shared_state(settings)
+    limiter = RateLimiter(
+        limit_storage,
+        login=settings.RATE_LIMIT_LOGIN,
+        refresh=settings.RATE_LIMIT_REFRESH,
+        default=settings.RATE_LIMIT_DEFAULT,
+    )
+    sessionmaker = create_sessionmaker(engine)
+    hasher = PasswordHasher(
+        time_cost=settings.ARGON2_TIME_COST,
+        memory_cost=settings.ARGON2_MEMORY_COST,
+        parallelism=settings.ARGON2_PARALLELISM,
+        max_workers=settings.PASSWORD_HASH_WORKERS,
+        max_waiting=settings.PASSWORD_HASH_QUEUE,
+    )
     return Services(
         settings=settings,
         engine=engine,
-        sessionmaker=create_sessionmaker(engine),
-        hasher=PasswordHasher(
-            time_cost=settings.ARGON2_TIME_COST,
-            memory_cost=settings.ARGON2_MEMORY_COST,
-            parallelism=settings.ARGON2_PARALLELISM,
-            max_workers=settings.PASSWORD_HASH_WORKERS,
-        ),
+        sessionmaker=sessionmaker,
+        hasher=hasher,
+        passwords=PasswordGuard(hasher, limiter),
         tokens=TokenCodec(
             secret_key=settings.SECRET_KEY.get_secret_value(),
             issuer=settings.JWT_ISSUER,
             audience=settings.JWT_AUDIENCE,
         ),
-        mailer=create_mail_sender(settings),
+        mailer=create_mail_sender(settings, limiter),
         principals=PrincipalCache(auth_versions),
-        limiter=RateLimiter(
-            limit_storage,
-            login=settings.RATE_LIMIT_LOGIN,
-            default=settings.RATE_LIMIT_DEFAULT,
-        ),
+        login_sessions=DatabaseSessionStore(sessionmaker),
+        api_keys=DatabaseApiKeyStore(sessionmaker),
+        limiter=limiter,
     )
 
 
 def create_shared_state(settings: Settings) -> tuple[AuthVersions, Storage]:
+{%- if cookiecutter.use_redis == "yes" %}
     """Where auth versions and rate-limit counters live: this process, or Redis."""
+{%- else %}
+    """Where auth versions and rate-limit counters live: this process."""
+{%- endif %}
 {%- if cookiecutter.use_redis == "yes" %}
     if settings.REDIS_URL:
         pool = create_pool(settings.REDIS_URL)
@@ -98,11 +117,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         try:
-            if settings.is_sqlite:
-                # Nothing else would create the file's schema; a server migrates explicitly.
-                await migrate(services.engine)
+            # Nothing else would create a SQLite file's schema; a server database is
+            # migrated explicitly, and only checked here.
+            await prepare_schema(services.engine, migrate_now=settings.is_sqlite)
             await ensure_first_admin(settings, services.sessionmaker, services.hasher)
-            yield
+            async with periodic_purge(
+                services.engine, settings, interval_seconds=settings.PURGE_INTERVAL_MINUTES * 60
+            ):
+                yield
         finally:
             await services.engine.dispose()
             await services.principals.versions.close()
@@ -122,6 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(AppError, handle_app_error)
     app.add_exception_handler(RateLimitedError, handle_rate_limited)
     app.add_exception_handler(AuthStateUnavailableError, handle_auth_state_unavailable)
+    app.add_exception_handler(HasherBusyError, handle_hasher_busy)
 
     # Each router is included once, straight into the app, busiest first: a request
     # walks the route tables in order, and each table costs about 20 us to pass.
@@ -131,7 +154,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # /auth sets its own limits: RATE_LIMIT_LOGIN on the endpoints that take no token.
     app.include_router(auth_router, prefix=API_PREFIX)
     app.include_router(health.router, prefix=API_PREFIX)
-    describe_security(app, API_PREFIX, (auth_router, *protected))
+    describe_security(app, token_endpoint=login)
     add_docs(app, settings)
     add_middleware(app, settings)
     return app
@@ -159,4 +182,6 @@ def add_middleware(app: FastAPI, settings: Settings) -> None:
         SecurityHeadersMiddleware, hsts=settings.is_production, page_policies=DOCS_PAGE_POLICIES
     )
     if settings.TRUSTED_PROXIES:
-        app.add_middleware(TrustedProxyMiddleware, trusted_proxies=settings.TRUSTED_PROXIES)
+        app.add_middleware(
+            ProxyHeadersMiddleware, trusted_hosts=trusted_networks(settings.TRUSTED_PROXIES)
+        )

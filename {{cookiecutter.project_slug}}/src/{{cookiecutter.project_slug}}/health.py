@@ -16,14 +16,20 @@ async def health() -> dict[str, str]:
 
 @router.get("/ready", responses={503: {"description": "A backing service does not answer"}})
 async def ready(services: ServicesDep) -> JSONResponse:
+{%- if cookiecutter.use_redis == "yes" %}
     """Readiness: the database answers a trivial query, and Redis a ping when it is used."""
+{%- else %}
+    """Readiness: the database answers a trivial query."""
+{%- endif %}
     try:
         async with services.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
     except (SQLAlchemyError, OSError):
         return _unavailable("Database unavailable")
+{%- if cookiecutter.use_redis == "yes" %}
     if not await services.principals.versions.ping():
         return _unavailable("Redis unavailable")
+{%- endif %}
     return JSONResponse({"status": "ok"})
 
 

@@ -2,7 +2,8 @@
 
 Sending never fails the request that asked for it: routes hand messages to a background
 task, and a failure is logged (recipient and subject only) instead of raised. aiosmtplib
-talks SMTP on the event loop without blocking it.
+talks SMTP on the event loop without blocking it. Every mail passes one cap per
+recipient address, whichever route sends it, so the app cannot be used to flood an inbox.
 """
 
 import html
@@ -15,6 +16,8 @@ import aiosmtplib
 
 from .config import Settings
 from .log import redact_text
+from .security.events import security_event
+from .security.rate_limit import Bucket, RateLimiter
 
 logger = logging.getLogger(__name__)
 SMTP_TIMEOUT_SECONDS = 10
@@ -75,8 +78,25 @@ class LogMailSender:
         )
 
 
-def create_mail_sender(settings: Settings) -> MailSender:
-    return SmtpMailSender(settings) if settings.SMTP_HOST else LogMailSender()
+class CappedMailSender:
+    """At most RATE_LIMIT_LOGIN mails to one address per window; the rest are dropped
+    (and logged as an event): verification links, reset links and notices alike."""
+
+    def __init__(self, sender: MailSender, limiter: RateLimiter) -> None:
+        self._sender = sender
+        self._limiter = limiter
+
+    async def send(self, mail: Mail) -> None:
+        recipient = mail.to.strip().lower()
+        if not await self._limiter.count(self._limiter.login, Bucket.MAIL_TO, recipient):
+            security_event("mail_throttled", to=recipient)
+            return
+        await self._sender.send(mail)
+
+
+def create_mail_sender(settings: Settings, limiter: RateLimiter) -> MailSender:
+    sender = SmtpMailSender(settings) if settings.SMTP_HOST else LogMailSender()
+    return CappedMailSender(sender, limiter)
 
 
 def link_mail(*, to: str, subject: str, intro: str, link: str, lifetime: str) -> Mail:

@@ -1,9 +1,14 @@
+"""Paging for list endpoints: the `limit`/`offset` query and the page every list returns."""
+
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Generic, Self, TypeVar
 
 from fastapi import Depends, Query
+from pydantic import BaseModel
 
 MAX_PAGE_SIZE = 100
+T = TypeVar("T", bound=BaseModel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,3 +25,18 @@ async def page_params(
 
 
 PageDep = Annotated[PageParams, Depends(page_params)]
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+    @classmethod
+    def of(cls, rows: Iterable[object], total: int, page: PageParams) -> Self:
+        """`Page[Schema].of(rows, total, page)`: the ORM rows read into `Schema`."""
+        return cls.model_validate(
+            {"items": rows, "total": total, "limit": page.limit, "offset": page.offset},
+            from_attributes=True,
+        )

@@ -7,19 +7,32 @@ fails (auth, 503) or degrades (limits) within half a second instead of hanging.
 import uuid
 
 from limits.aio.storage import RedisStorage, Storage
-from redis.asyncio import ConnectionPool, Redis
-from redis.exceptions import RedisError
+from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError, RedisError
 
-from .auth.principal_cache import AuthStateUnavailableError, new_version
+from .security.principal_cache import AuthStateUnavailableError, new_version
 
 REDIS_TIMEOUT_SECONDS = 0.5
+MAX_REDIS_CONNECTIONS = 32
 # Versions of users not seen for a day are dropped; a new one is made when needed.
 VERSION_TTL_SECONDS = 24 * 3600
 
 
 def create_pool(url: str) -> ConnectionPool:
-    return ConnectionPool.from_url(
-        url, socket_timeout=REDIS_TIMEOUT_SECONDS, socket_connect_timeout=REDIS_TIMEOUT_SECONDS
+    return BlockingConnectionPool.from_url(
+        url,
+        # A flood must not open a connection per request: past this many, a request
+        # waits up to REDIS_TIMEOUT_SECONDS for a free one.
+        max_connections=MAX_REDIS_CONNECTIONS,
+        timeout=REDIS_TIMEOUT_SECONDS,
+        socket_timeout=REDIS_TIMEOUT_SECONDS,
+        socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+        # A pooled connection that Redis closed (a restart) fails on first use: one
+        # immediate retry on a new connection, so a restart costs no request a 503.
+        retry=Retry(NoBackoff(), retries=1),
+        retry_on_error=[ConnectionError],
     )
 
 

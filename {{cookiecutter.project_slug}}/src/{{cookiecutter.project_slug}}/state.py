@@ -7,10 +7,12 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from .auth.principal_cache import PrincipalCache
 from .config import Settings
 from .mail import MailSender
+from .security.credentials import ApiKeyStore, SessionStore
+from .security.password_guard import PasswordGuard
 from .security.passwords import PasswordHasher
+from .security.principal_cache import PrincipalCache
 from .security.rate_limit import RateLimiter
 from .security.tokens import TokenCodec
 
@@ -21,10 +23,14 @@ class Services:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     hasher: PasswordHasher
+    # The hasher behind RATE_LIMIT_LOGIN: every password check that a guess could reach.
+    passwords: PasswordGuard
     tokens: TokenCodec
     limiter: RateLimiter
     mailer: MailSender
     principals: PrincipalCache
+    login_sessions: SessionStore
+    api_keys: ApiKeyStore
 
 
 async def get_services(request: Request) -> Services:
@@ -32,11 +38,12 @@ async def get_services(request: Request) -> Services:
     return services
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
+    """A database session for the request, closed after the response."""
     services: Services = request.app.state.services
-    async with services.sessionmaker() as session:
-        yield session
+    async with services.sessionmaker() as db:
+        yield db
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+DbDep = Annotated[AsyncSession, Depends(get_db)]

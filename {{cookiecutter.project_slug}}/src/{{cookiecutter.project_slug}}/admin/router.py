@@ -2,25 +2,21 @@ import uuid
 
 from fastapi import APIRouter
 
-from ..auth.dependencies import Admin
-from ..pagination import PageDep
+from ..access.dependencies import Admin
+from ..pagination import Page, PageDep
 from ..security.events import security_event
-from ..state import ServicesDep, SessionDep
-from ..users import service
-from ..users.schemas import AdminUserUpdate, UserPage, UserPublic
+from ..state import DbDep, ServicesDep
+from ..users import service as users_service
+from ..users.schemas import AdminUserUpdate, UserPublic
+from . import service
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
 
 @router.get("/users")
-async def list_users(principal: Admin, page: PageDep, session: SessionDep) -> UserPage:
-    users, total = await service.list_users(session, page)
-    return UserPage(
-        items=[UserPublic.model_validate(user) for user in users],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+async def list_users(principal: Admin, page: PageDep, db: DbDep) -> Page[UserPublic]:
+    users, total = await users_service.list_users(db, page)
+    return Page[UserPublic].of(users, total, page)
 
 
 @router.patch("/users/{user_id}")
@@ -29,11 +25,11 @@ async def update_user(
     data: AdminUserUpdate,
     principal: Admin,
     services: ServicesDep,
-    session: SessionDep,
+    db: DbDep,
 ) -> UserPublic:
     """Change a user's role or active state; it counts from that user's next request."""
     user, previous_role = await service.admin_update(
-        session, services.principals, principal.user.id, user_id, data
+        db, services.principals, principal.user.id, user_id, data
     )
     if user.role != previous_role:
         security_event(

@@ -2,8 +2,8 @@ import uuid
 
 from fastapi import APIRouter, status
 
-from ..auth.dependencies import BearerPrincipal
-from ..state import SessionDep
+from ..access.dependencies import BearerPrincipal
+from ..state import DbDep
 from . import service
 from .schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
 
@@ -11,22 +11,20 @@ router = APIRouter(prefix="/api-keys", tags=["api keys"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-async def create_key(
-    data: ApiKeyCreate, principal: BearerPrincipal, session: SessionDep
-) -> ApiKeyCreated:
+async def create_key(data: ApiKeyCreate, principal: BearerPrincipal, db: DbDep) -> ApiKeyCreated:
     """Create a key with some of your scopes. Copy `key` now: it is not shown again."""
-    api_key, plaintext = await service.create_key(session, principal.user, principal.scopes, data)
+    api_key, plaintext = await service.create_key(db, principal.user, principal.scopes, data)
     public = ApiKeyPublic.model_validate(api_key)
     return ApiKeyCreated(**public.model_dump(), key=plaintext)
 
 
 @router.get("")
-async def list_keys(principal: BearerPrincipal, session: SessionDep) -> list[ApiKeyPublic]:
-    keys = await service.list_keys(session, principal.user)
+async def list_keys(principal: BearerPrincipal, db: DbDep) -> list[ApiKeyPublic]:
+    keys = await service.list_keys(db, principal.user)
     return [ApiKeyPublic.model_validate(key) for key in keys]
 
 
 @router.delete("/{key_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def revoke_key(key_id: uuid.UUID, principal: BearerPrincipal, session: SessionDep) -> None:
+async def revoke_key(key_id: uuid.UUID, principal: BearerPrincipal, db: DbDep) -> None:
     """Revoke a key; requests with it get 401 from now on."""
-    await service.revoke_key(session, principal.user, key_id)
+    await service.revoke_key(db, principal.user, key_id)

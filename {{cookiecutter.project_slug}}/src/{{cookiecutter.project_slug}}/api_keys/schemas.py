@@ -1,18 +1,38 @@
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+    field_validator,
+)
 
 from ..schemas import RequestBody
-from ..security.scopes import parse_scope
+from ..security.scopes import ALL_SCOPES, parse_scope
 
-Scope = Literal["users:read", "users:write", "items:read", "items:write", "admin"]
+
+def _known_scope(value: str) -> str:
+    if value not in ALL_SCOPES:
+        raise ValueError(f"unknown scope; choose from {', '.join(sorted(ALL_SCOPES))}")
+    return value
+
+
+# One of the registry's scopes, listed as an enum in the OpenAPI document.
+Scope = Annotated[
+    str,
+    AfterValidator(_known_scope),
+    WithJsonSchema({"type": "string", "enum": sorted(ALL_SCOPES)}),
+]
 
 
 class ApiKeyCreate(RequestBody):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-    scopes: Annotated[list[Scope], Field(min_length=1, max_length=5)]
+    scopes: Annotated[list[Scope], Field(min_length=1, max_length=len(ALL_SCOPES))]
     expires_in_days: Annotated[int, Field(ge=1, le=365)] | None = None
 
 

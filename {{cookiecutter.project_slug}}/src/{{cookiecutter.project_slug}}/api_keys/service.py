@@ -1,18 +1,18 @@
 """API keys: long-lived credentials for scripts, limited to scopes their owner holds."""
 
-import secrets
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..auth.service import hash_secret_token
 from ..db import utcnow
 from ..errors import AppError, ForbiddenError, NotFoundError
 from ..security.events import security_event
+from ..security.identity import UserSnapshot
 from ..security.scopes import ROLE_SCOPES, format_scope
-from ..users.identity import UserSnapshot
+from ..security.secret_tokens import hash_secret_token, new_secret_token
+from ..users.models import User
 from .models import ApiKey
 from .schemas import ApiKeyCreate
 
@@ -23,7 +23,7 @@ MAX_KEYS_PER_USER = 20
 
 
 async def create_key(
-    session: AsyncSession, owner: UserSnapshot, granted: frozenset[str], data: ApiKeyCreate
+    db: AsyncSession, owner: UserSnapshot, granted: frozenset[str], data: ApiKeyCreate
 ) -> tuple[ApiKey, str]:
     """A new key and its plaintext, which exists only in this return value.
 
@@ -36,16 +36,10 @@ async def create_key(
         raise ForbiddenError(
             f"Your role or token cannot grant scope {' '.join(sorted(beyond))} to a key"
         )
-    active = await session.scalar(
-        select(func.count())
-        .select_from(ApiKey)
-        .where(ApiKey.user_id == owner.id, ApiKey.revoked_at.is_(None))
-    )
-    if (active or 0) >= MAX_KEYS_PER_USER:
-        raise AppError(f"At most {MAX_KEYS_PER_USER} API keys per user; revoke one first")
-    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    key = KEY_PREFIX + new_secret_token()
     now = utcnow()
     api_key = ApiKey(
+        id=uuid.uuid4(),
         user_id=owner.id,
         name=data.name,
         prefix=key[:SHOWN_PREFIX_LENGTH],
@@ -54,14 +48,37 @@ async def create_key(
         created_at=now,
         expires_at=now + timedelta(days=data.expires_in_days) if data.expires_in_days else None,
     )
-    session.add(api_key)
-    await session.commit()
+    if not await _insert_within_cap(db, api_key):
+        raise AppError(f"At most {MAX_KEYS_PER_USER} API keys per user; revoke one first")
     security_event("api_key_created", user_id=str(owner.id), key_id=str(api_key.id))
     return api_key, key
 
 
-async def list_keys(session: AsyncSession, owner: UserSnapshot) -> list[ApiKey]:
-    rows = await session.scalars(
+async def _insert_within_cap(db: AsyncSession, api_key: ApiKey) -> bool:
+    """Insert the key unless its owner already has MAX_KEYS_PER_USER active ones.
+
+    Counting and inserting are one statement, and on PostgreSQL the owner's row is
+    locked first: parallel requests cannot each see room for one more. SQLite runs one
+    write at a time, and the statement takes the write lock before it counts.
+    """
+    await db.execute(select(User.id).where(User.id == api_key.user_id).with_for_update())
+    active = (
+        select(func.count())
+        .select_from(ApiKey)
+        .where(ApiKey.user_id == api_key.user_id, ApiKey.revoked_at.is_(None))
+        .scalar_subquery()
+    )
+    columns = ("id", "user_id", "name", "prefix", "key_hash", "scope", "created_at", "expires_at")
+    values = [literal(getattr(api_key, name), ApiKey.__table__.c[name].type) for name in columns]
+    inserted = await db.execute(
+        insert(ApiKey).from_select(columns, select(*values).where(active < MAX_KEYS_PER_USER))
+    )
+    await db.commit()
+    return bool(inserted.rowcount)  # type: ignore[attr-defined]
+
+
+async def list_keys(db: AsyncSession, owner: UserSnapshot) -> list[ApiKey]:
+    rows = await db.scalars(
         select(ApiKey)
         .where(ApiKey.user_id == owner.id, ApiKey.revoked_at.is_(None))
         .order_by(ApiKey.created_at, ApiKey.id)
@@ -69,8 +86,8 @@ async def list_keys(session: AsyncSession, owner: UserSnapshot) -> list[ApiKey]:
     return list(rows)
 
 
-async def revoke_key(session: AsyncSession, owner: UserSnapshot, key_id: uuid.UUID) -> None:
-    api_key = await session.scalar(
+async def revoke_key(db: AsyncSession, owner: UserSnapshot, key_id: uuid.UUID) -> None:
+    api_key = await db.scalar(
         select(ApiKey).where(
             ApiKey.id == key_id, ApiKey.user_id == owner.id, ApiKey.revoked_at.is_(None)
         )
@@ -78,13 +95,13 @@ async def revoke_key(session: AsyncSession, owner: UserSnapshot, key_id: uuid.UU
     if api_key is None:
         raise NotFoundError("API key not found")
     api_key.revoked_at = utcnow()
-    await session.commit()
+    await db.commit()
     security_event("api_key_revoked", user_id=str(owner.id), key_id=str(key_id))
 
 
-async def revoke_all_keys(session: AsyncSession, user_id: uuid.UUID) -> None:
+async def revoke_all_keys(db: AsyncSession, user_id: uuid.UUID) -> None:
     """Revoke every key of the user; the caller commits."""
-    await session.execute(
+    await db.execute(
         update(ApiKey)
         .where(ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
         .values(revoked_at=utcnow())

@@ -3,13 +3,14 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Depends, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
-from ..security.throttling import client_address, limit_unauthenticated
-from ..state import ServicesDep, SessionDep
+from ..access.dependencies import BearerPrincipal
+from ..security.clients import client_address
+from ..state import DbDep, ServicesDep
+from ..users import account_links
 from ..users import service as users_service
-from ..users.identity import UserSnapshot
+from ..users.account_links import AccountMailDep
 from ..users.schemas import UserCreate, UserPublic
-from . import account_links, service
-from .dependencies import BearerPrincipal
+from . import service
 from .schemas import (
     EmailAddress,
     Message,
@@ -18,67 +19,75 @@ from .schemas import (
     TokenPair,
     VerifyEmailRequest,
 )
+from .sessions import LoginSessionsDep
+from .throttling import limit_refresh, limit_unauthenticated, shed_when_hashing_is_full
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 # RATE_LIMIT_LOGIN per client address on every endpoint that takes no token.
 anonymous = [Depends(limit_unauthenticated)]
+# The endpoints that hash a password shed load first.
+hashing = [Depends(shed_when_hashing_is_full), *anonymous]
 
 
-@router.post("/token", dependencies=anonymous)
+@router.post("/token", dependencies=hashing)
 async def login(
     request: Request,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     services: ServicesDep,
-    session: SessionDep,
+    sessions: LoginSessionsDep,
+    db: DbDep,
 ) -> TokenPair:
     """OAuth2 password flow: `username` may be the username or the email address."""
-    return await service.log_in(
-        session,
-        services,
+    user = await service.log_in(
+        db,
+        services.passwords,
         login=form.username,
         password=form.password,
-        scopes=frozenset(form.scopes),
         client=client_address(request),
+        require_verified_email=services.settings.REQUIRE_VERIFIED_EMAIL,
     )
+    return await sessions.open(db, user, frozenset(form.scopes))
 
 
-@router.post("/refresh", dependencies=anonymous)
-async def refresh(data: RefreshRequest, services: ServicesDep, session: SessionDep) -> TokenPair:
+@router.post("/refresh", dependencies=[Depends(limit_refresh)])
+async def refresh(data: RefreshRequest, sessions: LoginSessionsDep, db: DbDep) -> TokenPair:
     """A new pair for a refresh token, which is spent; a spent one ends its whole session."""
-    return await service.refresh(session, services, data.refresh_token)
+    return await sessions.refresh(db, data.refresh_token)
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
-async def logout(principal: BearerPrincipal, services: ServicesDep, session: SessionDep) -> None:
+async def logout(principal: BearerPrincipal, sessions: LoginSessionsDep, db: DbDep) -> None:
     """End this login: its access and refresh tokens get 401 from now on."""
-    await service.log_out(session, services.principals, principal.user.id, principal.session_id)
+    await sessions.end(db, principal.user.id, principal.login_session_id)
 
 
-@router.post("/register", status_code=status.HTTP_201_CREATED, dependencies=anonymous)
+@router.post("/register", status_code=status.HTTP_201_CREATED, dependencies=hashing)
 async def register(
-    data: UserCreate, services: ServicesDep, session: SessionDep, background: BackgroundTasks
+    data: UserCreate,
+    services: ServicesDep,
+    mail: AccountMailDep,
+    db: DbDep,
+    background: BackgroundTasks,
 ) -> UserPublic:
     """Create an account with the `user` role, whatever else the body says, and mail a
     verification link."""
-    user = await users_service.create_user(session, services.hasher, data)
-    background.add_task(account_links.send_verification, services, UserSnapshot.of(user))
+    user = await users_service.create_user(db, services.hasher, data)
+    background.add_task(mail.send_verification, user.snapshot())
     return UserPublic.model_validate(user)
 
 
 @router.post("/verify-email", dependencies=anonymous)
-async def verify_email(
-    data: VerifyEmailRequest, services: ServicesDep, session: SessionDep
-) -> UserPublic:
-    user = await account_links.verify_email(session, services, data.token)
+async def verify_email(data: VerifyEmailRequest, services: ServicesDep, db: DbDep) -> UserPublic:
+    user = await account_links.verify_email(db, services.principals, data.token)
     return UserPublic.model_validate(user)
 
 
 @router.post("/verify-email/resend", status_code=status.HTTP_202_ACCEPTED, dependencies=anonymous)
 async def resend_verification(
-    data: EmailAddress, services: ServicesDep, background: BackgroundTasks
+    data: EmailAddress, mail: AccountMailDep, background: BackgroundTasks
 ) -> Message:
     """Always 202: a new link goes out only to a registered, unverified address."""
-    background.add_task(account_links.resend_verification, services, str(data.email))
+    background.add_task(mail.resend_verification, str(data.email))
     return Message(detail="If the address needs verifying, a new link is on its way")
 
 
@@ -86,17 +95,19 @@ async def resend_verification(
     "/password-reset/request", status_code=status.HTTP_202_ACCEPTED, dependencies=anonymous
 )
 async def request_password_reset(
-    data: EmailAddress, services: ServicesDep, background: BackgroundTasks
+    data: EmailAddress, mail: AccountMailDep, background: BackgroundTasks
 ) -> Message:
     """Always 202: whether the address is registered is nobody's business."""
-    background.add_task(account_links.send_password_reset, services, str(data.email))
+    background.add_task(mail.send_password_reset, str(data.email))
     return Message(detail="If the address is registered, a reset link is on its way")
 
 
-@router.post("/password-reset/confirm", dependencies=anonymous)
+@router.post("/password-reset/confirm", dependencies=hashing)
 async def confirm_password_reset(
-    data: PasswordResetConfirm, services: ServicesDep, session: SessionDep
+    data: PasswordResetConfirm, services: ServicesDep, db: DbDep
 ) -> Message:
-    """Set a new password; every session of the user ends."""
-    await account_links.reset_password(session, services, data.token, data.new_password)
+    """Set a new password; every login session of the user ends."""
+    await service.reset_password(
+        db, services.hasher, services.principals, token=data.token, new_password=data.new_password
+    )
     return Message(detail="Password changed")

@@ -28,10 +28,3 @@ class ItemPublic(BaseModel):
     description: str | None
     owner_id: uuid.UUID
     created_at: datetime
-
-
-class ItemPage(BaseModel):
-    items: list[ItemPublic]
-    total: int
-    limit: int
-    offset: int

@@ -4,6 +4,11 @@ A declared `Content-Length` over the limit is refused before a byte is read. A c
 body is counted as it arrives: the moment it passes the limit the 413 goes out, the app
 is told the client went away, and whatever the app still tries to send is dropped.
 (Raising from `receive` would not do: FastAPI turns errors while reading a body into 400.)
+
+FastAPI's own `max_body_size` does not replace this: it refuses a declared length only
+when the app reads the body or starts its answer (a DELETE, which reads none, deletes and
+then answers 413), in plain text from outside every other middleware (no security
+headers, no request id), and it wraps every request, bodiless ones too.
 """
 
 import json

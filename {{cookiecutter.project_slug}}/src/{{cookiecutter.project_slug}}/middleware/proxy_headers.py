@@ -1,52 +1,19 @@
-"""Believe `X-Forwarded-For` and `X-Forwarded-Proto` from trusted proxies only.
+"""Which peers' `X-Forwarded-For` and `X-Forwarded-Proto` count: `TRUSTED_PROXIES` only.
 
-The client address then comes from the socket unless the peer is one of
-`TRUSTED_PROXIES`; from those, the right-most forwarded address that is not itself a
-trusted proxy is the client. Anyone else's forwarded headers are ignored, so a client
+uvicorn's ProxyHeadersMiddleware, added by the app factory when `TRUSTED_PROXIES` is set
+(empty trusts no one), does the work: from a trusted peer, the right-most forwarded hop
+that is not itself a trusted proxy is the client, with the brackets and port of
+`[2001:db8::1]:4711` taken off. Anyone else's forwarded headers are ignored, so a client
 cannot pick its own address to dodge a rate limit.
 """
 
 import ipaddress
 
-from starlette.types import ASGIApp, Receive, Scope, Send
 
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+def trusted_networks(proxies: list[str]) -> list[str]:
+    """`TRUSTED_PROXIES` written as networks uvicorn parses: `10.0.0.1/8` as `10.0.0.0/8`.
 
-
-def parse_networks(entries: list[str]) -> tuple[IPNetwork, ...]:
-    return tuple(ipaddress.ip_network(entry.strip(), strict=False) for entry in entries)
-
-
-class TrustedProxyMiddleware:
-    def __init__(self, app: ASGIApp, *, trusted_proxies: list[str]) -> None:
-        self.app = app
-        self.trusted = parse_networks(trusted_proxies)
-
-    def _is_trusted(self, host: str) -> bool:
-        try:
-            address = ipaddress.ip_address(host)
-        except ValueError:
-            return False
-        return any(address in network for network in self.trusted)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        client = scope.get("client")
-        if self.trusted and scope["type"] == "http" and client and self._is_trusted(client[0]):
-            self._apply_forwarded(scope)
-        await self.app(scope, receive, send)
-
-    def _apply_forwarded(self, scope: Scope) -> None:
-        forwarded_for = forwarded_proto = None
-        for name, value in scope["headers"]:
-            if name == b"x-forwarded-for":
-                forwarded_for = value.decode("latin-1")
-            elif name == b"x-forwarded-proto":
-                forwarded_proto = value.decode("latin-1").strip().lower()
-        if forwarded_proto in ("http", "https"):
-            scope["scheme"] = forwarded_proto
-        if forwarded_for:
-            hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
-            for hop in reversed(hops):
-                if not self._is_trusted(hop):
-                    scope["client"] = (hop, 0)
-                    break
+    Settings accept an address with host bits set as its network; uvicorn would take it
+    for a literal name that no address ever matches, and trust nobody without a word.
+    """
+    return [str(ipaddress.ip_network(entry, strict=False)) for entry in proxies]

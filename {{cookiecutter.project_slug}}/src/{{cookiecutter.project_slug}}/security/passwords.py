@@ -4,22 +4,41 @@ Argon2id hashes new passwords; bcrypt hashes from an older system still verify a
 replaced on the next successful login. Hashing is CPU- and memory-heavy, so it runs on a
 small dedicated thread pool: never on the event loop, and never more than
 `PASSWORD_HASH_WORKERS` at once (each Argon2 hash holds `ARGON2_MEMORY_COST` KiB).
+
+Under a login flood the pool's queue would grow without bound, and every request in it
+would wait longer than any client does. So at most `PASSWORD_HASH_QUEUE` hashes wait;
+past that `HasherBusyError` sheds the request (503 with Retry-After) at once. Callers
+hash with no database transaction open: a waiting hash must not hold a pooled
+connection or SQLite's write lock.
 """
 
 import asyncio
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from importlib import resources
+from typing import TypeVar
 
 from passlib.context import CryptContext
 
+T = TypeVar("T")
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 128
 
 
+class HasherBusyError(Exception):
+    """Every hash worker is busy and the queue is full: try again shortly."""
+
+
 class PasswordHasher:
     def __init__(
-        self, *, time_cost: int, memory_cost: int, parallelism: int, max_workers: int
+        self,
+        *,
+        time_cost: int,
+        memory_cost: int,
+        parallelism: int,
+        max_workers: int,
+        max_waiting: int,
     ) -> None:
         self._context = CryptContext(
             schemes=["argon2", "bcrypt"],
@@ -30,23 +49,36 @@ class PasswordHasher:
             argon2__parallelism=parallelism,
         )
         self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="hash")
+        # Running and waiting hashes. Only the event loop's thread touches it.
+        self._in_flight = 0
+        self._capacity = max_workers + max_waiting
         # Verified against when a login names no known user, so that both cases cost the same.
         self._dummy_hash = self._context.hash("not a real password, only here for timing")
 
+    def ensure_room(self) -> None:
+        """Raise HasherBusyError now if a hash would be shed: checked before a request's
+        other work, so that a shed request costs next to nothing."""
+        if self._in_flight >= self._capacity:
+            raise HasherBusyError
+
+    async def _run(self, work: Callable[[], T]) -> T:
+        self.ensure_room()
+        self._in_flight += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, work)
+        finally:
+            self._in_flight -= 1
+
     async def hash(self, password: str) -> str:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._context.hash, password)
+        return await self._run(lambda: self._context.hash(password))
 
     async def verify(self, password: str, hashed: str | None) -> tuple[bool, str | None]:
         """Check `password`; return (ok, new hash to store when the old one is outdated).
 
         With `hashed=None` a dummy hash is checked and the answer is always False.
         """
-        loop = asyncio.get_running_loop()
         target = hashed if hashed is not None else self._dummy_hash
-        ok, new_hash = await loop.run_in_executor(
-            self._executor, self._verify_sync, password, target
-        )
+        ok, new_hash = await self._run(lambda: self._verify_sync(password, target))
         return (ok and hashed is not None), new_hash
 
     def _verify_sync(self, password: str, hashed: str) -> tuple[bool, str | None]:

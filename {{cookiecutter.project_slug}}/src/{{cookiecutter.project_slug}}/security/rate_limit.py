@@ -1,21 +1,22 @@
 """Request rate limits in slowapi's limit syntax (`5/minute`), on the `limits` engine.
 
-slowapi's decorators bind one limiter per process at import time and make synchronous
-storage calls, which block the event loop on every request once Redis is the store.
-The same engine, used here through its asyncio API, gives each app its own limiter
-from its settings and never blocks. Login limits are moving windows (exact: no double
-burst at a window edge); RATE_LIMIT_DEFAULT, counted on every API request, is a fixed
-window, which costs one counter per key instead of one entry per hit.
+slowapi's decorators bind one limiter per process at import time, and make synchronous
+storage calls, which would block the event loop on every request with a networked
+store. The same engine, used here through its asyncio API, gives each app its own
+limiter from its settings and never blocks. Login limits are moving windows (exact: no
+double burst at a window edge); RATE_LIMIT_DEFAULT, counted on every API request, is a
+fixed window, which costs one counter per key instead of one entry per hit.
 
-With Redis as the store, all workers share one budget. If Redis stops answering, the
-limits fall back to this process's memory (logged once) and go back to Redis once it
-answers again: limits degrade, they never switch off.
+With a store that all workers share, they share one budget. If that store stops
+answering, the limits fall back to this process's memory (logged once) and go back to
+the shared store once it answers again: limits degrade, they never switch off.
 """
 
 import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
+from enum import StrEnum
 from typing import TypeVar
 
 from limits import RateLimitItem, parse
@@ -31,8 +32,29 @@ from limits.errors import StorageError
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-# While Redis is down, try it again this often.
+# While the shared store is down, try it again this often.
 RETRY_SECONDS = 5.0
+
+
+class Bucket(StrEnum):
+    """Every budget the app counts, each under its own key space in the store."""
+
+    # RATE_LIMIT_LOGIN, per client address, on every /auth endpoint that takes no token.
+    AUTH_ADDRESS = "auth-address"
+    # RATE_LIMIT_REFRESH, per client address, on the refresh endpoints.
+    REFRESH_ADDRESS = "refresh-address"
+    # RATE_LIMIT_LOGIN, per account, on password checks at login (every attempt counts).
+    LOGIN_ACCOUNT = "login-account"
+    # RATE_LIMIT_LOGIN, per user, on `current_password` checks (re-authentication).
+    REAUTH = "reauth"
+    # RATE_LIMIT_LOGIN, per recipient address, on every mail the app sends.
+    MAIL_TO = "mail-to"
+    # RATE_LIMIT_LOGIN, per client address, on wrong docs passwords.
+    DOCS_AUTH = "docs-auth"
+    # RATE_LIMIT_DEFAULT, per authenticated user or per client address, on API routes.
+    API = "api"
+    # Not a limit: how many admin-route denials from one address raise an alert.
+    ADMIN_DENIALS = "admin-denials"
 
 
 class RateLimitedError(Exception):
@@ -51,8 +73,9 @@ def parse_limit(value: str) -> RateLimitItem:
 
 
 class RateLimiter:
-    def __init__(self, storage: Storage, *, login: str, default: str) -> None:
+    def __init__(self, storage: Storage, *, login: str, refresh: str, default: str) -> None:
         self.login = parse_limit(login)
+        self.refresh = parse_limit(refresh)
         self.default = parse_limit(default)
         local = MemoryStorage()
         self._shared = {
@@ -83,7 +106,11 @@ class RateLimiter:
         return await call(self._local[kind])
 
     async def hit(self, limit: RateLimitItem, *identifiers: str) -> None:
-        """Count one request against `limit`; raise RateLimitedError once it is spent."""
+        """Count one request against `limit`; raise RateLimitedError once it is spent.
+
+        Counting comes first, and one request's count is atomic in every store: of N
+        requests arriving at once, no more than the limit's worth get through.
+        """
         if not await self._run(limit, lambda strategy: strategy.hit(limit, *identifiers)):
             await self._refuse(limit, identifiers)
 

@@ -6,6 +6,7 @@ from sqlalchemy import Boolean, ForeignKey, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base, UTCDateTime, utcnow
+from ..security.identity import UserSnapshot
 from ..security.scopes import Role
 
 
@@ -23,6 +24,18 @@ class User(Base):
     email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    def snapshot(self) -> UserSnapshot:
+        return UserSnapshot(
+            id=self.id,
+            username=self.username,
+            email=self.email,
+            full_name=self.full_name,
+            role=Role(self.role),
+            is_active=self.is_active,
+            email_verified=self.email_verified,
+            created_at=self.created_at,
+        )
 
 
 class UserSession(Base):

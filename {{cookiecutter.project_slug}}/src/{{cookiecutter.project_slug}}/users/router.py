@@ -1,10 +1,9 @@
 from fastapi import APIRouter, BackgroundTasks, status
 
-from ..auth import account_links
-from ..auth.dependencies import BearerPrincipal, UsersReader, UsersWriter
-from ..state import ServicesDep, SessionDep
+from ..access.dependencies import BearerPrincipal, UsersReader, UsersWriter
+from ..state import DbDep, ServicesDep
 from . import service
-from .identity import UserSnapshot
+from .account_links import AccountMailDep
 from .schemas import PasswordChange, UserPublic, UserUpdateMe
 
 router = APIRouter(prefix="/users", tags=["users"])
@@ -20,29 +19,31 @@ async def update_me(
     data: UserUpdateMe,
     principal: UsersWriter,
     services: ServicesDep,
-    session: SessionDep,
+    mail: AccountMailDep,
+    db: DbDep,
     background: BackgroundTasks,
 ) -> UserPublic:
     """Change the profile. A new email address needs `current_password`; it gets a
     verification link, and the old address is told of the change."""
-    user, old_email = await service.update_me(session, services, principal.user.id, data)
+    user, old_email = await service.update_me(
+        db, services.passwords, services.principals, principal.user.id, data
+    )
     if old_email is not None:
-        background.add_task(
-            account_links.announce_email_change, services, UserSnapshot.of(user), old_email
-        )
+        background.add_task(mail.announce_email_change, user.snapshot(), old_email)
     return UserPublic.model_validate(user)
 
 
 @router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT)
 async def change_password(
-    data: PasswordChange, principal: BearerPrincipal, services: ServicesDep, session: SessionDep
+    data: PasswordChange, principal: BearerPrincipal, services: ServicesDep, db: DbDep
 ) -> None:
     """Set a new password; every other login of this user ends."""
     await service.change_password(
-        session,
-        services,
+        db,
+        services.passwords,
+        services.principals,
         principal.user.id,
         current_password=data.current_password,
         new_password=data.new_password,
-        keep_session=principal.session_id,
+        keep_session=principal.login_session_id,
     )

@@ -67,10 +67,3 @@ class PasswordChange(RequestBody):
 class AdminUserUpdate(RequestBody):
     role: Role | None = None
     is_active: bool | None = None
-
-
-class UserPage(BaseModel):
-    items: list[UserPublic]
-    total: int
-    limit: int
-    offset: int

@@ -2,34 +2,35 @@
 
 An entry is trusted only while the user's *auth version* is the one it was loaded
 under. Everything that changes what a user may do (role, active state, the profile
-/users/me shows, a revoked session) commits through `commit_change`, which bumps the
-version before and after the commit, so the next request anywhere reloads from the
+/users/me shows, a revoked login session) commits through `commit_change`, which bumps
+the version before and after the commit, so the next request anywhere reloads from the
 database. Loads read the version *before* the database, so a change that lands during a
 load is caught on the following request.
 
-Versions live in this process by default, which is exact for one process. With
-REDIS_URL they live in Redis and every worker sees a bump at once. If Redis cannot be
-reached, authentication fails closed (503) instead of trusting an entry, a change is
-refused before it is committed, and the local entries are dropped, since bumps may have
-been missed meanwhile.
+Versions live in an `AuthVersions` store: this process's memory (exact for one
+process), or a store every worker shares (factory.create_shared_state). If a shared
+store cannot be reached, authentication fails closed (503) instead of trusting an
+entry, a change is refused before it is committed, and the local entries are dropped,
+since bumps may have been missed meanwhile.
 """
 
 import time
 import uuid
 from collections import OrderedDict
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..users.identity import UserSnapshot
+from .identity import UserSnapshot
 
 CACHE_SECONDS = 30.0
 MAX_ENTRIES = 10_000
 
 
 class AuthStateUnavailableError(Exception):
-    """The shared auth state (Redis) did not answer; nobody can be authenticated."""
+    """The shared auth-version store did not answer; nobody can be authenticated."""
 
 
 def new_version() -> str:
@@ -108,10 +109,17 @@ class PrincipalCache:
         if len(self._entries) > MAX_ENTRIES:
             self._entries.popitem(last=False)
 
-    async def commit_change(self, session: AsyncSession, user_id: uuid.UUID) -> None:
+    async def commit_change(self, db: AsyncSession, user_id: uuid.UUID) -> None:
         """Commit a change to what `user_id` may do, and make every cache forget them."""
         # Before: with the shared state unreachable, the change is not made at all.
         await self.versions.bump(user_id)
-        await session.commit()
+        await db.commit()
         # After: drops entries loaded while the commit was under way.
         await self.versions.bump(user_id)
+
+    async def forget_user(self, user_id: uuid.UUID) -> None:
+        """After a change that is already committed (and must be, whatever the shared
+        store does): make every cache forget the user, as far as the store answers.
+        While it does not, no cache is trusted anyway."""
+        with suppress(AuthStateUnavailableError):
+            await self.versions.bump(user_id)

@@ -1,0 +1,80 @@
+"""What only admins do to users: change their role and whether they may log in."""
+
+import uuid
+
+from sqlalchemy import exists, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from ..api_keys.service import revoke_all_keys
+from ..errors import AppError, ConflictError
+from ..security.principal_cache import PrincipalCache
+from ..security.scopes import Role
+from ..users import service as users_service
+from ..users.models import User
+from ..users.schemas import AdminUserUpdate
+
+
+async def admin_update(
+    db: AsyncSession,
+    principals: PrincipalCache,
+    acting_admin_id: uuid.UUID,
+    user_id: uuid.UUID,
+    data: AdminUserUpdate,
+) -> tuple[User, Role]:
+    """Apply an admin's change; return the user and the role they had before."""
+    user = await users_service.get_user(db, user_id)
+    if user.id == acting_admin_id and (
+        (data.role is not None and data.role != Role.ADMIN) or data.is_active is False
+    ):
+        # Otherwise the last admin could lock everyone out of user management.
+        raise AppError("Admins cannot demote or deactivate themselves")
+    previous_role = user.role
+    changes: dict[str, object] = {}
+    if data.role is not None and data.role != user.role:
+        changes["role"] = data.role
+    if data.is_active is not None and data.is_active != user.is_active:
+        changes["is_active"] = data.is_active
+    if changes:
+        if user.role == Role.ADMIN and user.is_active and not _stays_active_admin(data):
+            await _update_keeping_an_admin(db, user.id, changes)
+        else:
+            await db.execute(update(User).where(User.id == user.id).values(**changes))
+        if data.is_active is False:
+            await users_service.revoke_sessions(db, user.id)
+            # Keys too: reactivating a user must not bring their old keys back.
+            await revoke_all_keys(db, user.id)
+        await principals.commit_change(db, user.id)
+        await db.refresh(user)
+    return user, previous_role
+
+
+def _stays_active_admin(data: AdminUserUpdate) -> bool:
+    return data.role in (None, Role.ADMIN) and data.is_active is not False
+
+
+async def _update_keeping_an_admin(
+    db: AsyncSession, user_id: uuid.UUID, changes: dict[str, object]
+) -> None:
+    """Apply `changes`, which take away an active admin, only if another one remains.
+
+    Two admins demoting each other at once must not both succeed. On PostgreSQL the
+    active admins' rows are locked first, so such changes run one after the other and
+    the second sees the first. SQLite has no row locks, but runs one write at a time,
+    and the single conditional UPDATE below takes the write lock before it counts.
+    """
+    admins = select(User.id).where(User.role == Role.ADMIN, User.is_active.is_(True))
+    await db.execute(admins.with_for_update())
+    other = aliased(User)
+    another_admin = exists().where(
+        other.role == Role.ADMIN, other.is_active.is_(True), other.id != user_id
+    )
+    updated = await db.execute(
+        update(User)
+        .where(User.id == user_id, another_admin)
+        .values(**changes)
+        .execution_options(synchronize_session=False)
+    )
+    if updated.rowcount != 1:  # type: ignore[attr-defined]
+        await db.rollback()
+        raise ConflictError("At least one active admin must remain")

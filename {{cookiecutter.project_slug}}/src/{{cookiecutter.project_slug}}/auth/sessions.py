@@ -1,0 +1,194 @@
+"""Login sessions: opened at login, rotated by refresh, ended by logout or theft.
+
+A login opens a `UserSession`. Its id is the `sid` claim of every access token it issues
+and the family of its refresh tokens, so ending the session ends all of them at once.
+Every way of logging in goes through this one machinery.
+"""
+
+import uuid
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import Depends
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..db import utcnow
+from ..errors import InvalidCredentialsError
+from ..security.events import security_event
+from ..security.principal_cache import PrincipalCache
+from ..security.scopes import ROLE_SCOPES, format_scope, grant_scopes, parse_scope
+from ..security.secret_tokens import hash_secret_token, new_secret_token
+from ..security.tokens import TokenCodec
+from ..state import ServicesDep
+from ..users.models import RefreshToken, User, UserSession
+from .schemas import TokenPair
+
+# Live login sessions a user may hold; the oldest ends when a login would pass this.
+MAX_SESSIONS_PER_USER = 50
+
+
+class LoginSessions:
+    def __init__(
+        self,
+        tokens: TokenCodec,
+        principals: PrincipalCache,
+        *,
+        access_lifetime: timedelta,
+        session_lifetime: timedelta,
+        reuse_grace: timedelta,
+    ) -> None:
+        self._tokens = tokens
+        self._principals = principals
+        self._access_lifetime = access_lifetime
+        self._session_lifetime = session_lifetime
+        self._reuse_grace = reuse_grace
+
+    async def open(self, db: AsyncSession, user: User, requested: frozenset[str]) -> TokenPair:
+        """A new login session for `user`, with the scopes asked for that the role allows."""
+        scopes = grant_scopes(user.role, requested)
+        login_session = UserSession(
+            user_id=user.id,
+            scope=format_scope(scopes),
+            expires_at=utcnow() + self._session_lifetime,
+        )
+        db.add(login_session)
+        await db.flush()
+        if await _end_sessions_over_cap(db, user.id):
+            # The ended sessions may sit in a principal cache: make every cache forget them.
+            await self._principals.commit_change(db, user.id)
+        return await self._issue_pair(db, user, login_session, scopes)
+
+    async def refresh(self, db: AsyncSession, refresh_token: str) -> TokenPair:
+        """Trade a refresh token for a new pair; the old refresh token is spent.
+
+        Presenting a spent token means two parties hold it: one of them stole it. The
+        whole session ends, so the thief's tokens and the victim's die together. Two
+        exceptions answer a plain 401 and end nothing, because the one who spent the
+        token holds working tokens that a revocation would kill: a request that lost
+        the race to spend the token, and a repeat within REFRESH_REUSE_GRACE_SECONDS of
+        its spending (two browser tabs refreshing at once).
+        """
+        invalid = InvalidCredentialsError("Invalid refresh token")
+        token_hash = hash_secret_token(refresh_token)
+        now = utcnow()
+        row = (
+            await db.execute(
+                select(RefreshToken, UserSession, User)
+                .join(UserSession, RefreshToken.session_id == UserSession.id)
+                .join(User, UserSession.user_id == User.id)
+                .where(RefreshToken.token_hash == token_hash)
+            )
+        ).one_or_none()
+        if row is None:
+            raise invalid
+        stored, login_session, user = row
+        if stored.used_at is not None and now - stored.used_at > self._reuse_grace:
+            await self._end_stolen(db, user.id, login_session.id)
+            raise invalid
+        # Spend the token atomically: of two concurrent refreshes, exactly one wins.
+        spent = await db.execute(
+            update(RefreshToken)
+            .where(RefreshToken.token_hash == token_hash, RefreshToken.used_at.is_(None))
+            .values(used_at=now)
+        )
+        if spent.rowcount != 1:  # type: ignore[attr-defined]
+            await db.commit()
+            raise invalid
+        if (
+            login_session.revoked_at is not None
+            or login_session.expires_at <= now
+            or stored.expires_at <= now
+            or not user.is_active
+        ):
+            await db.commit()
+            raise invalid
+        scopes = parse_scope(login_session.scope) & ROLE_SCOPES[user.role]
+        return await self._issue_pair(db, user, login_session, scopes)
+
+    async def end(self, db: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID) -> None:
+        """Log out: the session's access tokens and refresh-token family stop working."""
+        await revoke_session(db, session_id)
+        await self._principals.commit_change(db, user_id)
+        security_event("logged_out", user_id=str(user_id), session_id=str(session_id))
+
+    async def _issue_pair(
+        self, db: AsyncSession, user: User, login_session: UserSession, scopes: frozenset[str]
+    ) -> TokenPair:
+        refresh_token = new_secret_token()
+        db.add(
+            RefreshToken(
+                token_hash=hash_secret_token(refresh_token),
+                session_id=login_session.id,
+                expires_at=login_session.expires_at,
+            )
+        )
+        await db.commit()
+        lifetime = int(self._access_lifetime.total_seconds())
+        access_token, _ = self._tokens.issue_access_token(
+            subject=str(user.id),
+            session_id=str(login_session.id),
+            scopes=scopes,
+            lifetime_seconds=lifetime,
+        )
+        return TokenPair(
+            access_token=access_token,
+            expires_in=lifetime,
+            refresh_token=refresh_token,
+            scope=format_scope(scopes),
+        )
+
+    async def _end_stolen(
+        self, db: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID
+    ) -> None:
+        # The revocation must land even with the shared store down, so it is committed
+        # first and the caches are told after, as far as they can be. While the store is
+        # down, no cache is trusted anyway (authentication answers 503).
+        await revoke_session(db, session_id)
+        await db.commit()
+        security_event("refresh_token_reused", user_id=str(user_id), session_id=str(session_id))
+        await self._principals.forget_user(user_id)
+
+
+async def revoke_session(db: AsyncSession, session_id: uuid.UUID) -> None:
+    await db.execute(
+        update(UserSession)
+        .where(UserSession.id == session_id, UserSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+async def _end_sessions_over_cap(db: AsyncSession, user_id: uuid.UUID) -> bool:
+    """End the user's oldest live sessions beyond MAX_SESSIONS_PER_USER; True if any."""
+    newest = (
+        select(UserSession.id)
+        .where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
+        .order_by(UserSession.created_at.desc(), UserSession.id)
+        .limit(MAX_SESSIONS_PER_USER)
+    )
+    ended = await db.execute(
+        update(UserSession)
+        .where(
+            UserSession.user_id == user_id,
+            UserSession.revoked_at.is_(None),
+            UserSession.id.not_in(newest.scalar_subquery()),
+        )
+        .values(revoked_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return bool(ended.rowcount)  # type: ignore[attr-defined]
+
+
+async def login_sessions(services: ServicesDep) -> LoginSessions:
+    """The login-session machinery, built from the app's settings and shared parts."""
+    settings = services.settings
+    return LoginSessions(
+        services.tokens,
+        services.principals,
+        access_lifetime=timedelta(minutes=settings.ACCESS_TOKEN_EXPIRE_MINUTES),
+        session_lifetime=timedelta(days=settings.REFRESH_TOKEN_EXPIRE_DAYS),
+        reuse_grace=timedelta(seconds=settings.REFRESH_REUSE_GRACE_SECONDS),
+    )
+
+
+LoginSessionsDep = Annotated[LoginSessions, Depends(login_sessions)]

@@ -1,0 +1,180 @@
+"""Single-use links mailed to users: email verification and password reset.
+
+A link carries 256 random bits; only their SHA-256 is stored. Spending a link is one
+atomic UPDATE, so a link works once even when clicked twice at the same moment.
+"""
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import Depends
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ..config import Settings
+from ..db import utcnow
+from ..errors import AppError
+from ..mail import MailSender, link_mail, notice_mail
+from ..security.events import security_event
+from ..security.identity import UserSnapshot
+from ..security.principal_cache import PrincipalCache
+from ..security.secret_tokens import hash_secret_token, new_secret_token
+from ..state import ServicesDep
+from .models import ActionToken, Purpose, User
+
+INVALID_LINK = "Invalid or expired token"
+
+
+async def _issue(
+    db: AsyncSession, user: User | UserSnapshot, purpose: Purpose, lifetime: timedelta
+) -> str:
+    token = new_secret_token()
+    db.add(
+        ActionToken(
+            token_hash=hash_secret_token(token),
+            user_id=user.id,
+            purpose=purpose,
+            email=user.email,
+            expires_at=utcnow() + lifetime,
+        )
+    )
+    await db.commit()
+    return token
+
+
+async def find_link(db: AsyncSession, token: str, purpose: Purpose) -> User:
+    """The user a live link was issued to; AppError if the link is no good. Spends nothing."""
+    row = (
+        await db.execute(
+            select(User, ActionToken.email)
+            .join(ActionToken, ActionToken.user_id == User.id)
+            .where(
+                ActionToken.token_hash == hash_secret_token(token),
+                ActionToken.purpose == purpose,
+                ActionToken.used_at.is_(None),
+                ActionToken.expires_at > utcnow(),
+            )
+        )
+    ).one_or_none()
+    if row is None:
+        raise AppError(INVALID_LINK)
+    user, email = row
+    if not user.is_active or email != user.email:
+        raise AppError(INVALID_LINK)
+    return user
+
+
+async def spend_link(db: AsyncSession, token: str, purpose: Purpose) -> None:
+    """Use the link up, atomically: of two requests with one link, one gets AppError."""
+    now = utcnow()
+    spent = await db.execute(
+        update(ActionToken)
+        .where(
+            ActionToken.token_hash == hash_secret_token(token),
+            ActionToken.purpose == purpose,
+            ActionToken.used_at.is_(None),
+            ActionToken.expires_at > now,
+        )
+        .values(used_at=now)
+    )
+    if spent.rowcount != 1:  # type: ignore[attr-defined]
+        await db.rollback()
+        raise AppError(INVALID_LINK)
+
+
+class AccountMail:
+    """The mails that carry account links, sent by background tasks after the response."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        mailer: MailSender,
+    ) -> None:
+        self._settings = settings
+        self._sessionmaker = sessionmaker
+        self._mailer = mailer
+
+    async def send_verification(self, user: UserSnapshot) -> None:
+        """Mail `user` a link that proves the address is theirs."""
+        settings = self._settings
+        hours = settings.EMAIL_VERIFICATION_EXPIRE_HOURS
+        async with self._sessionmaker() as db:
+            token = await _issue(db, user, Purpose.VERIFY_EMAIL, timedelta(hours=hours))
+        await self._mailer.send(
+            link_mail(
+                to=user.email,
+                subject=f"Verify your email address for {settings.PROJECT_NAME}",
+                intro="Open this link to confirm that this address is yours:",
+                link=f"{settings.FRONTEND_URL}/verify-email?token={token}",
+                lifetime=f"{hours} hours",
+            )
+        )
+
+    async def announce_email_change(self, user: UserSnapshot, old_email: str) -> None:
+        """After an address change: a verification link to the new address, a notice to
+        the old one, so its owner learns of a change they did not make."""
+        await self.send_verification(user)
+        await self._mailer.send(
+            notice_mail(
+                to=old_email,
+                subject=f"Your email address for {self._settings.PROJECT_NAME} was changed",
+                text=(
+                    f"The account {user.username} now uses another email address. If you "
+                    "did not make this change, reset your password and contact us."
+                ),
+            )
+        )
+
+    async def resend_verification(self, email: str) -> None:
+        """A new verification link for an unverified, active account; otherwise nothing.
+
+        Runs after the 202 went out; the mailer caps the mails one address gets.
+        """
+        address = email.strip().lower()
+        async with self._sessionmaker() as db:
+            user = await db.scalar(select(User).where(User.email == address))
+        if user is not None and user.is_active and not user.email_verified:
+            await self.send_verification(user.snapshot())
+
+    async def send_password_reset(self, email: str) -> None:
+        """Mail a reset link if `email` belongs to an active user; otherwise do nothing.
+
+        Runs after the 202 went out, so the response time does not tell whether the
+        address is registered. The mailer caps the mails one address gets.
+        """
+        settings = self._settings
+        address = email.strip().lower()
+        async with self._sessionmaker() as db:
+            user = await db.scalar(select(User).where(User.email == address))
+            if user is None or not user.is_active:
+                return
+            minutes = settings.PASSWORD_RESET_EXPIRE_MINUTES
+            lifetime = timedelta(minutes=minutes)
+            token = await _issue(db, user, Purpose.RESET_PASSWORD, lifetime)
+        security_event("password_reset_requested", user_id=str(user.id))
+        await self._mailer.send(
+            link_mail(
+                to=user.email,
+                subject=f"Reset your password for {settings.PROJECT_NAME}",
+                intro="Someone asked to reset your password. If it was you, open this link:",
+                link=f"{settings.FRONTEND_URL}/reset-password?token={token}",
+                lifetime=f"{minutes} minutes",
+            )
+        )
+
+
+async def verify_email(db: AsyncSession, principals: PrincipalCache, token: str) -> User:
+    user = await find_link(db, token, Purpose.VERIFY_EMAIL)
+    await spend_link(db, token, Purpose.VERIFY_EMAIL)
+    user.email_verified = True
+    await principals.commit_change(db, user.id)
+    security_event("email_verified", user_id=str(user.id))
+    return user
+
+
+async def account_mail(services: ServicesDep) -> AccountMail:
+    return AccountMail(services.settings, services.sessionmaker, services.mailer)
+
+
+AccountMailDep = Annotated[AccountMail, Depends(account_mail)]

@@ -1,0 +1,34 @@
+"""The login sessions `authorize` checks bearer tokens against (security.credentials)."""
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ..db import utcnow
+from ..security.credentials import LiveSession
+from .models import User, UserSession
+
+
+class DatabaseSessionStore:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self._sessionmaker = sessionmaker
+
+    async def find_live(self, user_id: uuid.UUID, session_id: uuid.UUID) -> LiveSession | None:
+        async with self._sessionmaker() as db:
+            row = (
+                await db.execute(
+                    select(User, UserSession.expires_at)
+                    .join(UserSession, UserSession.user_id == User.id)
+                    .where(
+                        User.id == user_id,
+                        UserSession.id == session_id,
+                        UserSession.revoked_at.is_(None),
+                        UserSession.expires_at > utcnow(),
+                    )
+                )
+            ).one_or_none()
+        if row is None:
+            return None
+        user, expires_at = row
+        return LiveSession(user=user.snapshot(), expires_at=expires_at.timestamp())
