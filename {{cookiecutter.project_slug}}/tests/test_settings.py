@@ -74,9 +74,42 @@ def test_wildcard_cors_with_credentials_is_refused() -> None:
     assert "CORS_ORIGINS" in text
 
 
-def test_wildcard_cors_without_credentials_is_allowed() -> None:
-    settings = _settings(SECRET_KEY=TEST_SECRET_KEY, CORS_ORIGINS="*", CORS_ALLOW_CREDENTIALS=False)
+def test_wildcard_cors_without_credentials_or_cookie_sessions_is_allowed() -> None:
+    settings = _settings(
+        SECRET_KEY=TEST_SECRET_KEY,
+        CORS_ORIGINS="*",
+        CORS_ALLOW_CREDENTIALS=False,
+        COOKIE_SESSIONS=False,
+    )
     assert settings.CORS_ORIGINS == ["*"]
+
+
+def test_wildcard_cors_is_refused_with_cookie_sessions() -> None:
+    text = _refusal(SECRET_KEY=TEST_SECRET_KEY, CORS_ORIGINS="*", CORS_ALLOW_CREDENTIALS=False)
+    assert "CORS_ORIGINS='*' lets every site send cookie requests" in text
+
+
+def test_samesite_none_without_secure_cookies_is_refused() -> None:
+    text = _refusal(SECRET_KEY=TEST_SECRET_KEY, COOKIE_SAMESITE="none")
+    assert "COOKIE_SAMESITE=none needs COOKIE_SECURE" in text
+    settings = _settings(SECRET_KEY=TEST_SECRET_KEY, COOKIE_SAMESITE="none", COOKIE_SECURE=True)
+    assert settings.cookie_secure
+
+
+def test_cookies_are_secure_by_default_in_production_only() -> None:
+    assert not _settings(SECRET_KEY=TEST_SECRET_KEY).cookie_secure
+    production = _settings(SECRET_KEY=TEST_SECRET_KEY, ENVIRONMENT="production")
+    assert production.cookie_secure
+
+
+@pytest.mark.parametrize("domain", ["https://example.com", "example.com/path", "exa mple.com"])
+def test_cookie_domain_must_be_a_domain_name(domain: str) -> None:
+    assert "COOKIE_DOMAIN" in _refusal(SECRET_KEY=TEST_SECRET_KEY, COOKIE_DOMAIN=domain)
+
+
+def test_cookie_domain_is_normalised() -> None:
+    settings = _settings(SECRET_KEY=TEST_SECRET_KEY, COOKIE_DOMAIN=".Example.COM")
+    assert settings.COOKIE_DOMAIN == "example.com"
 
 
 def test_null_cors_origin_is_refused() -> None:

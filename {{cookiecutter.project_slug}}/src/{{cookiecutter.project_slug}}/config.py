@@ -71,6 +71,15 @@ class Settings(BaseSettings):
     CORS_ORIGINS: CommaList = []
     CORS_ALLOW_CREDENTIALS: bool = True
     ALLOWED_HOSTS: CommaList = ["localhost", "127.0.0.1", "[::1]"]
+
+    # Browser sessions in HttpOnly cookies (/auth/cookie/*); see README, "Browser sessions".
+    COOKIE_SESSIONS: bool = True
+    # Empty: true in production, false in development (a front end on http://localhost).
+    COOKIE_SECURE: bool | None = None
+    COOKIE_SAMESITE: Literal["strict", "lax", "none"] = "strict"
+    # Empty: the cookies go back to the API's host only. A parent domain such as
+    # example.com shares them with its subdomains (api.example.com, app.example.com).
+    COOKIE_DOMAIN: str = ""
     TRUSTED_PROXIES: CommaList = []
 
     ACCESS_TOKEN_EXPIRE_MINUTES: int = Field(default=15, ge=1, le=24 * 60)
@@ -182,6 +191,21 @@ class Settings(BaseSettings):
             raise ValueError(f"SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters")
         return value
 
+    @field_validator("COOKIE_SECURE", mode="before")
+    @classmethod
+    def _empty_means_default(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("COOKIE_DOMAIN")
+    @classmethod
+    def _cookie_domain_is_a_host(cls, value: str) -> str:
+        domain = value.strip().lower().lstrip(".")
+        if domain and not all(
+            label and label.replace("-", "").isalnum() for label in domain.split(".")
+        ):
+            raise ValueError(f"COOKIE_DOMAIN {value!r} is not a domain name such as example.com")
+        return domain
+
     @field_validator("CORS_ORIGINS")
     @classmethod
     def _origins_are_exact(cls, origins: list[str]) -> list[str]:
@@ -213,6 +237,13 @@ class Settings(BaseSettings):
             raise ValueError("DEBUG must be off when ENVIRONMENT=production")
         if self.is_production and "*" in self.CORS_ORIGINS:
             raise ValueError("CORS_ORIGINS='*' is refused when ENVIRONMENT=production")
+        if self.COOKIE_SESSIONS and "*" in self.CORS_ORIGINS:
+            raise ValueError(
+                "CORS_ORIGINS='*' lets every site send cookie requests; with COOKIE_SESSIONS "
+                "list exact origins (or set COOKIE_SESSIONS=false)"
+            )
+        if self.COOKIE_SAMESITE == "none" and not self.cookie_secure:
+            raise ValueError("COOKIE_SAMESITE=none needs COOKIE_SECURE: browsers refuse it")
         if bool(self.FIRST_ADMIN_EMAIL) != bool(self.FIRST_ADMIN_PASSWORD):
             raise ValueError("FIRST_ADMIN_EMAIL and FIRST_ADMIN_PASSWORD must be set together")
         for name in ("FIRST_ADMIN_PASSWORD", "DOCS_PASSWORD"):
@@ -234,6 +265,10 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.ENVIRONMENT == "production"
+
+    @property
+    def cookie_secure(self) -> bool:
+        return self.is_production if self.COOKIE_SECURE is None else self.COOKIE_SECURE
 
     @property
     def is_sqlite(self) -> bool:

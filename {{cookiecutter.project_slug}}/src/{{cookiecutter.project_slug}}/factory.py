@@ -12,6 +12,7 @@ from . import health
 from .admin.router import router as admin_router
 from .api_keys.credentials import DatabaseApiKeyStore
 from .api_keys.router import router as api_keys_router
+from .auth.cookie_router import router as cookie_router
 from .auth.router import login
 from .auth.router import router as auth_router
 from .bootstrap import ensure_first_admin
@@ -42,6 +43,7 @@ from .purge import periodic_purge
 from .redis_state import RedisAuthVersions, create_pool, rate_limit_storage
 {%- endif %}
 from .security.password_guard import PasswordGuard
+from .security.cookies import CSRF_HEADER, CookiePolicy, CsrfTokens
 from .security.passwords import HasherBusyError, PasswordHasher
 from .security.principal_cache import (
     AuthStateUnavailableError,
@@ -92,7 +94,22 @@ def create_services(settings: Settings) -> Services:
         principals=PrincipalCache(auth_versions),
         login_sessions=DatabaseSessionStore(sessionmaker),
         api_keys=DatabaseApiKeyStore(sessionmaker),
+        cookies=cookie_policy(settings),
+        csrf=CsrfTokens(settings.SECRET_KEY.get_secret_value()),
         limiter=limiter,
+    )
+
+
+def cookie_policy(settings: Settings) -> CookiePolicy | None:
+    if not settings.COOKIE_SESSIONS:
+        return None
+    return CookiePolicy(
+        secure=settings.cookie_secure,
+        same_site=settings.COOKIE_SAMESITE,
+        domain=settings.COOKIE_DOMAIN or None,
+        api_path=API_PREFIX,
+        refresh_path=f"{API_PREFIX}/auth/cookie",
+        allowed_origins=frozenset(settings.CORS_ORIGINS),
     )
 
 
@@ -153,6 +170,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router, prefix=API_PREFIX)
     # /auth sets its own limits: RATE_LIMIT_LOGIN on the endpoints that take no token.
     app.include_router(auth_router, prefix=API_PREFIX)
+    app.include_router(cookie_router, prefix=API_PREFIX)
     app.include_router(health.router, prefix=API_PREFIX)
     describe_security(app, token_endpoint=login)
     add_docs(app, settings)
@@ -169,7 +187,13 @@ def add_middleware(app: FastAPI, settings: Settings) -> None:
             allow_origins=settings.CORS_ORIGINS,
             allow_credentials=settings.CORS_ALLOW_CREDENTIALS,
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Request-ID"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "X-API-Key",
+                "X-Request-ID",
+                CSRF_HEADER,
+            ],
             expose_headers=["X-Request-ID", "Retry-After"],
             max_age=600,
         )

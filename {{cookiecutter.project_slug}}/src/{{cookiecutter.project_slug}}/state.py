@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from .config import Settings
 from .mail import MailSender
+from .security.cookies import CookiePolicy, CsrfTokens
 from .security.credentials import ApiKeyStore, SessionStore
 from .security.password_guard import PasswordGuard
 from .security.passwords import PasswordHasher
@@ -31,6 +32,9 @@ class Services:
     principals: PrincipalCache
     login_sessions: SessionStore
     api_keys: ApiKeyStore
+    # None when COOKIE_SESSIONS is off: no request is authenticated by a cookie.
+    cookies: CookiePolicy | None
+    csrf: CsrfTokens
 
 
 async def get_services(request: Request) -> Services:

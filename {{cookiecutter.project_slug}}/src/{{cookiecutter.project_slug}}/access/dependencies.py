@@ -17,6 +17,7 @@ from fastapi import HTTPException, Request, Security, status
 from fastapi.security import SecurityScopes
 
 from ..security.clients import client_address
+from ..security.cookies import CSRF_HEADER, UNSAFE_METHODS, CookiePolicy
 from ..security.events import security_event
 from ..security.identity import UserSnapshot
 from ..security.rate_limit import Bucket, parse_limit
@@ -88,6 +89,49 @@ async def _load_bearer(
     return live.user
 
 
+def _cookie_token(request: Request, services: Services) -> str | None:
+    """The access token of a browser session, once the request passed the cookie rules.
+
+    A cookie comes with every request the browser makes to the API, whichever page
+    asked for it. So the request must come from the API's own origin or a listed one,
+    and one that changes something must carry the session's CSRF token (checked once
+    the session is known, in `_check_csrf`).
+    """
+    cookies = services.cookies
+    if cookies is None:
+        return None
+    token = request.cookies.get(cookies.access_name)
+    if not token:
+        return None
+    check_cookie_origin(request, cookies)
+    request.state.cookie_session = True
+    return token
+
+
+def check_cookie_origin(request: Request, cookies: CookiePolicy) -> None:
+    """403 unless the request comes from the API's own origin or a listed one."""
+    own_origin = f"{request.url.scheme}://{request.headers.get('host', '')}"
+    if not cookies.allows_origin(request.headers.get("origin"), own_origin):
+        raise HTTPException(
+            status_code=status.HTTP_403_FORBIDDEN,
+            detail="Cookie requests from this origin are not allowed",
+        )
+
+
+def _check_csrf(request: Request, services: Services, session_id: uuid.UUID | None) -> None:
+    if (
+        services.cookies is None
+        or not getattr(request.state, "cookie_session", False)
+        or request.method not in UNSAFE_METHODS
+    ):
+        return
+    presented = request.headers.get(CSRF_HEADER)
+    if session_id is None or not services.csrf.matches(session_id, presented):
+        raise HTTPException(
+            status_code=status.HTTP_403_FORBIDDEN, detail="CSRF token missing or invalid"
+        )
+
+
 def _bearer_token(request: Request) -> str | None:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
@@ -107,6 +151,8 @@ async def _identify(
     address = "address:" + client_address(request)
     token = _bearer_token(request)
     api_key = request.headers.get(API_KEY_HEADER)
+    if token is None and api_key is None:
+        token = _cookie_token(request, services)
     if token is not None:
         claims = _bearer_claims(request, token, services)
         if claims is not None:
@@ -144,6 +190,7 @@ async def _authenticate(
         request, services, security_scopes, accept_api_key=accept_api_key
     )
     request.state.user_id = str(user.id)
+    _check_csrf(request, services, session_id)
     if not user.is_active:
         raise HTTPException(status_code=status.HTTP_403_FORBIDDEN, detail="Inactive user")
     scopes = granted & ROLE_SCOPES[user.role]
@@ -163,7 +210,8 @@ async def _authenticate(
 
 
 async def authorize(request: Request, security_scopes: SecurityScopes) -> Principal:
-    """The caller, by bearer token or `X-API-Key`, holding every scope the route requires.
+    """The caller, by bearer token, `X-API-Key` or session cookie, holding every scope the
+    route requires.
 
     The one dependency a protected route declares, on purpose: each dependency FastAPI
     resolves costs about as much as the rest of a cached request. So it reads its headers

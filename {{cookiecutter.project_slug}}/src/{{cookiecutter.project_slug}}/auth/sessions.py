@@ -6,6 +6,7 @@ Every way of logging in goes through this one machinery.
 """
 
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated
 
@@ -59,7 +60,12 @@ class LoginSessions:
             await self._principals.commit_change(db, user.id)
         return await self._issue_pair(db, user, login_session, scopes)
 
-    async def refresh(self, db: AsyncSession, refresh_token: str) -> TokenPair:
+    async def refresh(
+        self,
+        db: AsyncSession,
+        refresh_token: str,
+        check_session: Callable[[uuid.UUID], None] | None = None,
+    ) -> TokenPair:
         """Trade a refresh token for a new pair; the old refresh token is spent.
 
         Presenting a spent token means two parties hold it: one of them stole it. The
@@ -67,7 +73,8 @@ class LoginSessions:
         exceptions answer a plain 401 and end nothing, because the one who spent the
         token holds working tokens that a revocation would kill: a request that lost
         the race to spend the token, and a repeat within REFRESH_REUSE_GRACE_SECONDS of
-        its spending (two browser tabs refreshing at once).
+        its spending (two browser tabs refreshing at once). `check_session` may refuse
+        the request for the token's session (by raising) before anything is spent.
         """
         invalid = InvalidCredentialsError("Invalid refresh token")
         token_hash = hash_secret_token(refresh_token)
@@ -83,6 +90,8 @@ class LoginSessions:
         if row is None:
             raise invalid
         stored, login_session, user = row
+        if check_session is not None:
+            check_session(login_session.id)
         if stored.used_at is not None and now - stored.used_at > self._reuse_grace:
             await self._end_stolen(db, user.id, login_session.id)
             raise invalid

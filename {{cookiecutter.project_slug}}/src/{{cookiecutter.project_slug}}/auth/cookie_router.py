@@ -1,0 +1,152 @@
+"""Browser sessions: the login, refresh and logout of /auth, with the tokens in cookies.
+
+The same login checks, limits and session machinery as /auth/token and /auth/refresh;
+only where the tokens travel differs. No token is ever in a body a script can read.
+"""
+
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import BaseModel
+
+from ..access.dependencies import BearerPrincipal, check_cookie_origin
+from ..security.clients import client_address
+from ..security.cookies import CSRF_HEADER, CookiePolicy
+from ..state import DbDep, Services, ServicesDep
+from . import service
+from .schemas import TokenPair
+from .sessions import LoginSessionsDep
+from .throttling import limit_refresh, limit_unauthenticated, shed_when_hashing_is_full
+
+router = APIRouter(prefix="/auth/cookie", tags=["auth"])
+CSRF_REFUSED = "CSRF token missing or invalid"
+
+
+class CookieSession(BaseModel):
+    token_type: Literal["cookie"] = "cookie"  # noqa: S105  # nosec B105 - a kind, not a secret
+    expires_in: int
+    scope: str
+    # Send it back as X-CSRF-Token with every POST, PUT, PATCH and DELETE.
+    csrf_token: str
+
+
+async def cookie_policy(request: Request, services: ServicesDep) -> CookiePolicy:
+    """The cookie policy, once the request's origin passed it; 404 when sessions are off."""
+    if services.cookies is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="Cookie sessions are disabled")
+    check_cookie_origin(request, services.cookies)
+    return services.cookies
+
+
+CookiePolicyDep = Annotated[CookiePolicy, Depends(cookie_policy)]
+
+
+def _start(
+    response: Response, services: Services, policy: CookiePolicy, pair: TokenPair
+) -> CookieSession:
+    """Set the three cookies for `pair`; the answer holds the CSRF token, no token."""
+    session_id = services.tokens.decode_access_token(pair.access_token).session_id
+    csrf_token = services.csrf.token_for(uuid.UUID(session_id))
+    session_seconds = services.settings.REFRESH_TOKEN_EXPIRE_DAYS * 24 * 3600
+    cookies = (
+        (policy.access_name, pair.access_token, pair.expires_in, policy.api_path, True),
+        (policy.refresh_name, pair.refresh_token, session_seconds, policy.refresh_path, True),
+        (policy.csrf_name, csrf_token, session_seconds, "/", False),
+    )
+    for name, value, max_age, path, http_only in cookies:
+        response.set_cookie(
+            name,
+            value,
+            max_age=max_age,
+            path=path,
+            domain=policy.domain,
+            secure=policy.secure,
+            httponly=http_only,
+            samesite=policy.same_site,
+        )
+    return CookieSession(expires_in=pair.expires_in, scope=pair.scope, csrf_token=csrf_token)
+
+
+def _end(response: Response, policy: CookiePolicy) -> None:
+    for name, path, http_only in (
+        (policy.access_name, policy.api_path, True),
+        (policy.refresh_name, policy.refresh_path, True),
+        (policy.csrf_name, "/", False),
+    ):
+        response.delete_cookie(
+            name,
+            path=path,
+            domain=policy.domain,
+            secure=policy.secure,
+            httponly=http_only,
+            samesite=policy.same_site,
+        )
+
+
+@router.post(
+    "/login",
+    dependencies=[Depends(shed_when_hashing_is_full), Depends(limit_unauthenticated)],
+)
+async def cookie_login(
+    request: Request,
+    response: Response,
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    policy: CookiePolicyDep,
+    services: ServicesDep,
+    sessions: LoginSessionsDep,
+    db: DbDep,
+) -> CookieSession:
+    """The /auth/token form; the tokens come back as HttpOnly cookies."""
+    user = await service.log_in(
+        db,
+        services.passwords,
+        login=form.username,
+        password=form.password,
+        client=client_address(request),
+        require_verified_email=services.settings.REQUIRE_VERIFIED_EMAIL,
+    )
+    pair = await sessions.open(db, user, frozenset(form.scopes))
+    return _start(response, services, policy, pair)
+
+
+@router.post("/refresh", dependencies=[Depends(limit_refresh)])
+async def cookie_refresh(
+    request: Request,
+    response: Response,
+    policy: CookiePolicyDep,
+    services: ServicesDep,
+    sessions: LoginSessionsDep,
+    db: DbDep,
+) -> CookieSession:
+    """Rotate the session's cookies, like /auth/refresh; needs X-CSRF-Token."""
+    refresh_token = request.cookies.get(policy.refresh_name)
+    if not refresh_token:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail="Invalid refresh token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    presented = request.headers.get(CSRF_HEADER)
+
+    def check_csrf(session_id: uuid.UUID) -> None:
+        if not services.csrf.matches(session_id, presented):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, detail=CSRF_REFUSED)
+
+    pair = await sessions.refresh(db, refresh_token, check_session=check_csrf)
+    return _start(response, services, policy, pair)
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def cookie_logout(
+    principal: BearerPrincipal,
+    policy: CookiePolicyDep,
+    sessions: LoginSessionsDep,
+    db: DbDep,
+) -> Response:
+    """End this browser session: it is revoked and its cookies expire."""
+    await sessions.end(db, principal.user.id, principal.login_session_id)
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    _end(response, policy)
+    return response

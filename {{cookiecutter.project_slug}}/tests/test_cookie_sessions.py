@@ -1,0 +1,200 @@
+"""Browser sessions over HTTP: HttpOnly cookies, the CSRF token, the origin check."""
+
+from http.cookies import SimpleCookie
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from httpx import ASGITransport, AsyncClient, Response
+
+from {{ cookiecutter.project_slug }}.factory import create_app
+
+from .conftest import BASE_URL, PASSWORD, UserFactory, bearer, login, make_settings
+
+LOGIN_URL = "/api/v1/auth/cookie/login"
+REFRESH_URL = "/api/v1/auth/cookie/refresh"
+LOGOUT_URL = "/api/v1/auth/cookie/logout"
+FRONT_END = "http://localhost:3000"
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return {"CORS_ORIGINS": FRONT_END, "REFRESH_REUSE_GRACE_SECONDS": 0}
+
+
+def _set_cookies(response: Response) -> dict[str, Any]:
+    """Each Set-Cookie of the response, parsed, by cookie name."""
+    parsed: dict[str, Any] = {}
+    for header in response.headers.get_list("set-cookie"):
+        cookie: SimpleCookie = SimpleCookie()
+        cookie.load(header)
+        for name, morsel in cookie.items():
+            parsed[name] = {"value": morsel.value, "header": header.lower(), **morsel}
+    return parsed
+
+
+async def _cookie_login(client: AsyncClient, username: str) -> Response:
+    response = await client.post(LOGIN_URL, data={"username": username, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    return response
+
+
+async def test_login_sets_three_cookies_and_no_token_in_the_body(
+    client: AsyncClient, make_user: UserFactory
+) -> None:
+    user = await make_user()
+    response = await _cookie_login(client, user.username)
+    body = response.json()
+    assert set(body) == {"token_type", "expires_in", "scope", "csrf_token"}
+    assert body["token_type"] == "cookie"
+    cookies = _set_cookies(response)
+    assert set(cookies) == {"access_token", "refresh_token", "csrf_token"}
+    access, refresh, csrf = (
+        cookies[name] for name in ("access_token", "refresh_token", "csrf_token")
+    )
+    assert access["path"] == "/api/v1"
+    assert refresh["path"] == "/api/v1/auth/cookie"
+    assert csrf["path"] == "/"
+    assert "httponly" in access["header"]
+    assert "httponly" in refresh["header"]
+    assert "httponly" not in csrf["header"]
+    for cookie in (access, refresh, csrf):
+        assert "samesite=strict" in cookie["header"]
+        # Development: a front end on http://localhost must get them.
+        assert "secure" not in cookie["header"].replace("__secure-", "")
+    assert csrf["value"] == body["csrf_token"]
+    assert access["value"] not in response.text
+    assert refresh["value"] not in response.text
+
+
+async def test_production_cookies_are_secure_and_prefixed(
+    db_url: str, make_user: UserFactory
+) -> None:
+    settings = make_settings(db_url, ENVIRONMENT="production", ALLOWED_HOSTS="testserver")
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        user = await make_user()
+        transport = ASGITransport(app=app)
+        async with AsyncClient(transport=transport, base_url="https://testserver") as https:
+            response = await _cookie_login(https, user.username)
+    cookies = _set_cookies(response)
+    assert set(cookies) == {
+        "__Secure-access_token",
+        "__Secure-refresh_token",
+        "__Secure-csrf_token",
+    }
+    assert all("; secure" in cookie["header"] for cookie in cookies.values())
+
+
+async def test_reads_work_with_the_cookie_alone(
+    client: AsyncClient, make_user: UserFactory
+) -> None:
+    user = await make_user()
+    await _cookie_login(client, user.username)
+    response = await client.get("/api/v1/users/me")
+    assert response.status_code == 200
+    assert response.json()["username"] == user.username
+
+
+async def test_a_write_needs_the_sessions_csrf_token(
+    client: AsyncClient, app: FastAPI, make_user: UserFactory
+) -> None:
+    user, other = await make_user(), await make_user()
+    csrf = (await _cookie_login(client, user.username)).json()["csrf_token"]
+    async with AsyncClient(transport=ASGITransport(app=app), base_url=BASE_URL) as elsewhere:
+        others_csrf = (await _cookie_login(elsewhere, other.username)).json()["csrf_token"]
+    item = {"title": "from a browser"}
+    for headers in ({}, {"X-CSRF-Token": "0" * 64}, {"X-CSRF-Token": others_csrf}):
+        refused = await client.post("/api/v1/items", json=item, headers=headers)
+        assert refused.status_code == 403
+        assert refused.json() == {"detail": "CSRF token missing or invalid"}
+    created = await client.post("/api/v1/items", json=item, headers={"X-CSRF-Token": csrf})
+    assert created.status_code == 201
+    listed = (await client.get("/api/v1/items")).json()
+    assert [row["title"] for row in listed["items"]] == ["from a browser"]
+
+
+async def test_a_foreign_origin_is_refused_a_listed_one_allowed(
+    client: AsyncClient, make_user: UserFactory
+) -> None:
+    user = await make_user()
+    await _cookie_login(client, user.username)
+    foreign = await client.get("/api/v1/users/me", headers={"Origin": "https://evil.example"})
+    assert foreign.status_code == 403
+    listed = await client.get("/api/v1/users/me", headers={"Origin": FRONT_END})
+    assert listed.status_code == 200
+    own = await client.get("/api/v1/users/me", headers={"Origin": BASE_URL})
+    assert own.status_code == 200
+
+
+async def test_login_from_a_foreign_origin_is_refused(
+    client: AsyncClient, make_user: UserFactory
+) -> None:
+    user = await make_user()
+    response = await client.post(
+        LOGIN_URL,
+        data={"username": user.username, "password": PASSWORD},
+        headers={"Origin": "https://evil.example"},
+    )
+    assert response.status_code == 403
+    assert "set-cookie" not in response.headers
+
+
+async def test_refresh_rotates_and_a_spent_refresh_cookie_ends_the_session(
+    client: AsyncClient, make_user: UserFactory
+) -> None:
+    user = await make_user()
+    first = await _cookie_login(client, user.username)
+    csrf = first.json()["csrf_token"]
+    old_refresh = _set_cookies(first)["refresh_token"]["value"]
+    assert (await client.post(REFRESH_URL)).status_code == 403
+    rotated = await client.post(REFRESH_URL, headers={"X-CSRF-Token": csrf})
+    assert rotated.status_code == 200
+    new_cookies = _set_cookies(rotated)
+    assert new_cookies["refresh_token"]["value"] != old_refresh
+    assert rotated.json()["csrf_token"] == csrf  # bound to the session, which goes on
+    assert (await client.get("/api/v1/users/me")).status_code == 200
+    # The spent refresh cookie, presented again: theft, the whole session ends.
+    client.cookies.set("refresh_token", old_refresh, path="/api/v1/auth/cookie")
+    reused = await client.post(REFRESH_URL, headers={"X-CSRF-Token": csrf})
+    assert reused.status_code == 401
+    assert (await client.get("/api/v1/users/me")).status_code == 401
+
+
+async def test_logout_expires_the_cookies_and_revokes_the_session(
+    client: AsyncClient, make_user: UserFactory
+) -> None:
+    user = await make_user()
+    login_response = await _cookie_login(client, user.username)
+    csrf = login_response.json()["csrf_token"]
+    access = _set_cookies(login_response)["access_token"]["value"]
+    assert (await client.post(LOGOUT_URL)).status_code == 403
+    response = await client.post(LOGOUT_URL, headers={"X-CSRF-Token": csrf})
+    assert response.status_code == 204
+    expired = _set_cookies(response)
+    assert set(expired) == {"access_token", "refresh_token", "csrf_token"}
+    assert all(cookie["max-age"] == "0" for cookie in expired.values())
+    # The access token itself is dead, not only forgotten by this browser.
+    assert (
+        await client.get("/api/v1/users/me", headers=bearer({"access_token": access}))
+    ).status_code == 401
+
+
+async def test_bearer_clients_need_no_csrf_token(
+    client: AsyncClient, make_user: UserFactory
+) -> None:
+    user = await make_user()
+    headers = bearer(await login(client, user.username))
+    response = await client.post("/api/v1/items", json={"title": "api"}, headers=headers)
+    assert response.status_code == 201
+
+
+async def test_cookie_sessions_can_be_switched_off(db_url: str, make_user: UserFactory) -> None:
+    app = create_app(make_settings(db_url, COOKIE_SESSIONS=False))
+    async with app.router.lifespan_context(app):
+        user = await make_user()
+        async with AsyncClient(transport=ASGITransport(app=app), base_url=BASE_URL) as http:
+            response = await http.post(
+                LOGIN_URL, data={"username": user.username, "password": PASSWORD}
+            )
+    assert response.status_code == 404
