@@ -119,11 +119,8 @@ def check_cookie_origin(request: Request, cookies: CookiePolicy) -> None:
 
 
 def _check_csrf(request: Request, services: Services, session_id: uuid.UUID | None) -> None:
-    if (
-        services.cookies is None
-        or not getattr(request.state, "cookie_session", False)
-        or request.method not in UNSAFE_METHODS
-    ):
+    # Cheapest test first: most requests are reads.
+    if request.method not in UNSAFE_METHODS or not getattr(request.state, "cookie_session", False):
         return
     presented = request.headers.get(CSRF_HEADER)
     if session_id is None or not services.csrf.matches(session_id, presented):
