@@ -1,4 +1,4 @@
-"""Finish a render: write .env with fresh secrets, drop unchosen files, say what next.
+"""Finish a render: write .env with fresh secrets, drop unchosen files, lock, say what next.
 
 Secrets are generated here, never asked for: cookiecutter saves every answer in
 its replay file (~/.cookiecutter_replay), and nothing secret may land there.
@@ -9,6 +9,8 @@ Answers arrive as in pre_gen_project.py: JSON inside a raw single-quoted literal
 import json
 import os
 import secrets
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -17,6 +19,7 @@ PROJECT_SLUG: str = json.loads(r'''{{ cookiecutter.project_slug | tojson }}''')
 DATABASE: str = json.loads(r'''{{ cookiecutter.database | tojson }}''')
 USE_DOCKER: str = json.loads(r'''{{ cookiecutter.use_docker | tojson }}''')
 USE_REDIS: str = json.loads(r'''{{ cookiecutter.use_redis | tojson }}''')
+JWT_LIBRARY: str = json.loads(r'''{{ cookiecutter.jwt_library | tojson }}''')
 # fmt: on
 
 ENV_EXAMPLE = Path(".env.example")
@@ -28,6 +31,12 @@ REDIS_FILES = (
     Path("tests") / "test_redis_outage.py",
     Path("tests") / "test_workers.py",
 )
+# The python-jose module is in place; the PyJWT one replaces it when chosen.
+JWT_MODULE = Path("src") / PROJECT_SLUG / "security" / "jwt_library.py"
+PYJWT_MODULE = JWT_MODULE.with_name("jwt_library_pyjwt.py")
+
+# `uv lock` asks the package index for every dependency: a render waits this long at most.
+LOCK_TIMEOUT_SECONDS = 60
 
 # Written after the example's lines when the example has no line of their own.
 SECRET_COMMENTS = {
@@ -95,7 +104,43 @@ def remove_redis_files() -> None:
             path.unlink(missing_ok=True)
 
 
-def print_next_steps(env_written: bool) -> None:
+def select_jwt_library() -> None:
+    """Keep one JWT module: the PyJWT one takes the place of python-jose's when chosen."""
+    if JWT_LIBRARY == "pyjwt":
+        PYJWT_MODULE.replace(JWT_MODULE)
+    else:
+        PYJWT_MODULE.unlink(missing_ok=True)
+
+
+def write_uv_lock() -> str:
+    """Pin every dependency in uv.lock when uv is on PATH and the index answers.
+
+    Never fails the render: without uv, or without the index, the project works with
+    pip as before and `uv lock` can be run later. Returns one line saying which it was.
+    """
+    uv = shutil.which("uv")
+    if uv is None:
+        return "uv.lock was not made: uv is not on PATH (pip works too; `uv lock` makes it later)."
+    try:
+        completed = subprocess.run(  # noqa: S603 - uv found on PATH, fixed arguments
+            [uv, "lock"],
+            capture_output=True,
+            text=True,
+            timeout=LOCK_TIMEOUT_SECONDS,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return (
+            f"uv.lock was not made: `uv lock` took over {LOCK_TIMEOUT_SECONDS} s "
+            "(is the package index reachable?); run `uv lock` later."
+        )
+    if completed.returncode != 0:
+        reason = next((line for line in completed.stderr.splitlines() if line.strip()), "")
+        return f"uv.lock was not made: `uv lock` failed ({reason.strip()[:200]}); run it later."
+    return "uv.lock pins every dependency: `uv sync --locked` installs exactly those versions."
+
+
+def print_next_steps(env_written: bool, lock_note: str) -> None:
     """Tell the user what to run, naming where secrets are, never their values."""
     if env_written:
         env_note = ".env was written with fresh secrets (mode 0600, git-ignored; never commit it)."
@@ -105,13 +150,14 @@ def print_next_steps(env_written: bool) -> None:
         "",
         f"Created {Path.cwd()}",
         env_note,
+        lock_note,
         "",
         "Next steps:",
         f"  cd {Path.cwd()}",
         "  python -m venv .venv",
         "  . .venv/bin/activate",
         '  pip install -e ".[dev]"',
-        "  pytest",
+        "  pytest                 # or, with uv: uv sync && uv run pytest",
     ]
     if DATABASE == "postgresql":
         steps.append("  alembic upgrade head   # after creating the database named in DATABASE_URL")
@@ -131,7 +177,9 @@ def main() -> int:
     env_written = write_env_file()
     remove_docker_files()
     remove_redis_files()
-    print_next_steps(env_written)
+    select_jwt_library()
+    lock_note = write_uv_lock()
+    print_next_steps(env_written, lock_note)
     return 0
 
 

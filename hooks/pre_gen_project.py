@@ -55,6 +55,7 @@ DIRECT_DEPENDENCIES: dict[str, tuple[str, ...]] = {
     "limits": ("limits",),
     "mypy": ("mypy", "mypyc"),
     "pip-audit": ("pip_audit",),
+    "pydantic": ("pydantic",),
     "pydantic-settings": ("pydantic_settings",),
     "pyjwt": ("jwt",),
     "pytest": ("pytest", "py"),
@@ -66,6 +67,7 @@ DIRECT_DEPENDENCIES: dict[str, tuple[str, ...]] = {
     "redis": ("redis",),
     "ruff": ("ruff",),
     "sqlalchemy": ("sqlalchemy",),
+    "starlette": ("starlette",),
     "uvicorn": ("uvicorn",),
 }
 
@@ -133,7 +135,6 @@ INDIRECT_NAMES = frozenset(
         "py_serializable",
         "pyasn1",
         "pycparser",
-        "pydantic",
         "pydantic_core",
         "pygments",
         "pyparsing",
@@ -145,7 +146,6 @@ INDIRECT_NAMES = frozenset(
         "six",
         "sortedcontainers",
         "src",
-        "starlette",
         "stevedore",
         "test",
         "tests",

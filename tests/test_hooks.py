@@ -1,11 +1,14 @@
 """The hooks: bad answers are refused cleanly, and secrets are fresh, private and unseen."""
 
 import os
+import shutil
 import stat
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
+from uv import find_uv_bin
 
 from helpers import SECRET_NAMES, CookiecutterRun, read_env, run_cookiecutter
 
@@ -200,3 +203,50 @@ def test_no_database_password_without_a_compose_database(
     assert run.returncode == 0, run.stderr
 
     assert "POSTGRES_PASSWORD" not in read_env(run.project / ".env")
+
+
+def _path_without_uv() -> str:
+    """The caller's PATH less every directory holding a `uv` executable."""
+    directories = os.environ.get("PATH", "").split(os.pathsep)
+    return os.pathsep.join(
+        directory for directory in directories if shutil.which("uv", path=directory) is None
+    )
+
+
+def test_render_with_uv_on_path_gets_a_lock_matching_its_pyproject(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    uv = find_uv_bin()
+    monkeypatch.setenv("PATH", os.pathsep.join([str(Path(uv).parent), _path_without_uv()]))
+
+    run = run_cookiecutter(tmp_path)
+
+    assert run.returncode == 0, run.stderr
+    # `uv lock` asks the package index: without it the hook says so and this fails here.
+    assert "uv.lock pins every dependency" in run.stdout, run.stdout
+    check = subprocess.run(  # noqa: S603 - fixed command, no shell
+        [uv, "lock", "--check", "--offline"],
+        cwd=run.project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert check.returncode == 0, check.stderr
+    locked = tomllib.loads((run.project / "uv.lock").read_text(encoding="utf-8"))
+    assert {"secure-api", "fastapi", "pytest"} <= {package["name"] for package in locked["package"]}
+
+
+def test_render_without_uv_succeeds_and_says_there_is_no_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", _path_without_uv())
+
+    run = run_cookiecutter(tmp_path)
+
+    assert run.returncode == 0, run.stderr
+    assert not (run.project / "uv.lock").exists()
+    notes = [line for line in run.stdout.splitlines() if "uv.lock" in line]
+    assert notes == [
+        "uv.lock was not made: uv is not on PATH (pip works too; `uv lock` makes it later)."
+    ]

@@ -92,7 +92,8 @@ def declared_distributions(pyproject: str) -> set[str]:
         name = REQUIREMENT_NAME.match(requirement)
         assert name is not None, f"no distribution name in {requirement!r}"
         names.add(normalized(name.group()))
-    return names
+    # A group may name the project itself, to include one of its extras.
+    return names - {normalized(project["name"])}
 
 
 def render_pyproject(options: dict[str, str]) -> str:

@@ -23,6 +23,8 @@ from helpers import (
 PROJECT_TEMPLATE = TEMPLATE_DIR / "{{cookiecutter.project_slug}}"
 TEMPLATE_MARKERS = ("{{", "{%", "cookiecutter")
 JINJA_EXPRESSION = re.compile(r"{{(.*?)}}", re.DOTALL)
+# `${{ matrix.x }}` in a GitHub workflow is GitHub's own expression, kept by {% raw %}.
+GITHUB_EXPRESSION = re.compile(r"\$\{\{ [\w.-]+ \}\}")
 REQUIREMENT_NAME = re.compile(r"[A-Za-z0-9._-]+")
 
 
@@ -40,6 +42,13 @@ def text_files(project: Path) -> dict[Path, str]:
         except UnicodeDecodeError:
             continue
     return texts
+
+
+def without_github_expressions(path: Path, text: str) -> str:
+    """`text` less the GitHub expressions it holds, if `path` is a GitHub workflow."""
+    if path.parent.name == "workflows" and path.parent.parent.name == ".github":
+        return GITHUB_EXPRESSION.sub("", text)
+    return text
 
 
 def dependency_names(project: Path) -> set[str]:
@@ -87,7 +96,8 @@ def test_render_has_no_template_markers(render: tuple[Path, dict[str, str]]) -> 
         f"{path.relative_to(project)}: {marker}"
         for path, text in text_files(project).items()
         for marker in TEMPLATE_MARKERS
-        if marker in text.lower() or marker in str(path.relative_to(project))
+        if marker in without_github_expressions(path, text).lower()
+        or marker in str(path.relative_to(project))
     ]
 
     assert leftovers == []
@@ -137,6 +147,31 @@ def test_dependencies_follow_the_chosen_stores(render: tuple[Path, dict[str, str
         assert "aiosqlite" in names
         assert "asyncpg" not in names
     assert ("redis" in names) == (context["use_redis"] == "yes")
+
+
+@pytest.mark.parametrize("jwt_library", ["python-jose", "pyjwt"])
+def test_only_the_chosen_jwt_library_is_rendered(bake: Any, jwt_library: str) -> None:
+    result = bake(jwt_library=jwt_library)
+    assert result.exception is None, result.exception
+    project = result.project_path
+    security = project / "src" / DEFAULT_SLUG / "security"
+    names = dependency_names(project)
+    jose_mentions = [
+        str(path.relative_to(project))
+        for path, text in text_files(project).items()
+        if "jose" in text.lower() or "jose" in str(path.relative_to(project)).lower()
+    ]
+
+    assert sorted(path.name for path in security.glob("jwt_library*")) == ["jwt_library.py"]
+    if jwt_library == "pyjwt":
+        assert "pyjwt" in names
+        assert "python-jose" not in names
+        assert jose_mentions == []
+        assert "import jwt\n" in (security / "jwt_library.py").read_text(encoding="utf-8")
+    else:
+        assert "python-jose" in names
+        assert "pyjwt" not in names
+        assert "src/secure_api/security/jwt_library.py" in jose_mentions
 
 
 def test_redis_code_exists_only_when_redis_is_chosen(render: tuple[Path, dict[str, str]]) -> None:
@@ -203,7 +238,14 @@ def test_dockerfile_runs_unprivileged_without_secrets(
         line.split(None, 1)[0] for line in runtime_stage.splitlines() if line[:1].isupper()
     ]
 
-    assert dockerfile.count("FROM python:3.12-slim") == 2
+    workflow = yaml.safe_load(
+        (project / ".github" / "workflows" / "ci.yml").read_text(encoding="utf-8")
+    )
+    newest_tested = max(
+        workflow["jobs"]["test"]["strategy"]["matrix"]["python-version"],
+        key=lambda version: tuple(int(part) for part in version.split(".")),
+    )
+    assert dockerfile.count(f"FROM python:{newest_tested}-slim") == 2
     assert "USER app" in runtime_stage
     assert "HEALTHCHECK" in instructions
     assert "/api/v1/health" in runtime_stage
@@ -312,6 +354,49 @@ def test_ci_workflow_runs_every_gate_with_the_chosen_services(
     if "redis" in services:
         assert services["redis"]["image"] == "redis:7"
         assert services["redis"]["ports"] == ["6379:6379"]
+
+
+# `uses: owner/action@<full commit SHA> # v1.2.3`: a tag can be moved, a commit cannot.
+PINNED_ACTION = re.compile(r"^\s*(- )?uses: [\w.-]+/[\w.-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
+
+
+def test_ci_actions_are_pinned_to_commits_and_kept_current(bake: Any) -> None:
+    project = bake().project_path
+    workflow = (project / ".github" / "workflows" / "ci.yml").read_text(encoding="utf-8")
+    uses = [line for line in workflow.splitlines() if "uses:" in line]
+    dependabot = yaml.safe_load(
+        (project / ".github" / "dependabot.yml").read_text(encoding="utf-8")
+    )
+
+    assert uses
+    assert [line for line in uses if not PINNED_ACTION.match(line)] == []
+    assert {update["package-ecosystem"] for update in dependabot["updates"]} == {
+        "uv",
+        "github-actions",
+    }
+
+
+def test_ci_tests_every_supported_python_with_the_lock_and_at_the_lower_bounds(
+    bake: Any,
+) -> None:
+    project = bake().project_path
+    workflow = yaml.safe_load(
+        (project / ".github" / "workflows" / "ci.yml").read_text(encoding="utf-8")
+    )
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+    test_job = workflow["jobs"]["test"]
+    matrix = test_job["strategy"]["matrix"]
+    install = next(
+        step["run"] for step in test_job["steps"] if "uv sync --locked" in step.get("run", "")
+    )
+
+    assert pyproject["project"]["requires-python"] == ">=3.11"
+    assert matrix["python-version"] == ["3.11", "3.12", "3.13", "3.14"]
+    assert matrix["include"] == [{"python-version": "3.11", "dependencies": "lowest-direct"}]
+    assert 'uv pip install --resolution lowest-direct -e ".[dev]"' in install
+    for job in ("lint", "audit"):
+        commands = [step.get("run", "") for step in workflow["jobs"][job]["steps"]]
+        assert any("uv sync --locked" in command for command in commands), job
 
 
 def test_coverage_is_measured_and_enforced_by_plain_pytest(

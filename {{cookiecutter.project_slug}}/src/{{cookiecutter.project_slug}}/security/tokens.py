@@ -1,16 +1,22 @@
-"""Signed access tokens: the only module that knows which JWT library is used.
+"""Signed access tokens: every rule a token must pass, whichever JWT library signs it.
 
-python-jose verifies less than it should by default, so decoding here pins the algorithm,
-requires every claim we rely on, checks issuer and audience, refuses `iat`/`nbf` in the
-future, and refuses a token of the wrong `type`. Everything else sees `AccessClaims`.
+The library (behind `jwt_library.py`, the only module that imports it) signs, and checks
+the signature, `exp`, `nbf`, issuer and audience. Decoding here adds what a library leaves
+loose or does not know: the algorithm is pinned, every claim we rely on is required, a
+`crit` header is refused (we understand no extension: RFC 7515 4.1.11), time claims must
+be numbers (JSON `true` is not a time), `iat`/`nbf` may not be in the future, and the
+token must be an access token for exactly this issuer and audience. Everything else sees
+`AccessClaims`.
 """
 
+import math
 import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
-from jose import JWTError, jwt
+from . import jwt_library
 
 ALGORITHM = "HS256"
 # A claim value, not a secret.
@@ -22,6 +28,8 @@ MAX_TOKEN_LENGTH = 4096
 CLOCK_SKEW_SECONDS = 5
 VERIFIED_CACHE_SIZE = 10_000
 _REQUIRED_CLAIMS = ("sub", "jti", "iat", "exp", "iss", "aud", "type", "sid")
+_TIME_CLAIMS = ("exp", "iat", "nbf")
+_TEXT_CLAIMS = ("sub", "jti", "sid", "scope")
 
 
 class InvalidTokenError(Exception):
@@ -35,6 +43,13 @@ class AccessClaims:
     session_id: str
     scopes: frozenset[str]
     expires_at: int
+
+
+def _is_time(value: object) -> bool:
+    """A JSON number that is a usable time: bool is an int subclass, inf and nan are floats."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
 
 
 class TokenCodec:
@@ -71,8 +86,7 @@ class TokenCodec:
             "nbf": now,
             "exp": claims.expires_at,
         }
-        token: str = jwt.encode(payload, self._key, algorithm=ALGORITHM)
-        return token, claims
+        return jwt_library.encode(payload, self._key, algorithm=ALGORITHM), claims
 
     def decode_access_token(self, token: str) -> AccessClaims:
         """The claims of a token this codec issued and that has not expired."""
@@ -92,43 +106,46 @@ class TokenCodec:
 
     def _verify(self, token: str) -> AccessClaims:
         try:
-            header = jwt.get_unverified_header(token)
+            header = jwt_library.unverified_header(token)
             if header.get("alg") != ALGORITHM:
                 raise InvalidTokenError(f"unexpected algorithm {header.get('alg')!r}")
-            payload = jwt.decode(
+            if "crit" in header:
+                raise InvalidTokenError("critical header extensions are not supported")
+            payload = jwt_library.decode(
                 token,
                 self._key,
-                algorithms=[ALGORITHM],
-                audience=self._audience,
+                algorithm=ALGORITHM,
                 issuer=self._issuer,
-                options={
-                    "require_exp": True,
-                    "require_iat": True,
-                    "require_sub": True,
-                    "require_jti": True,
-                    "require_iss": True,
-                    "require_aud": True,
-                    "leeway": CLOCK_SKEW_SECONDS,
-                },
+                audience=self._audience,
+                leeway=CLOCK_SKEW_SECONDS,
             )
-        except JWTError as exc:
+        except jwt_library.JWTError as exc:
             raise InvalidTokenError(str(exc)) from exc
+        return self._checked_claims(payload)
+
+    def _checked_claims(self, payload: dict[str, Any]) -> AccessClaims:
+        """The rules the library leaves loose, on a payload whose signature is verified."""
         missing = [claim for claim in _REQUIRED_CLAIMS if claim not in payload]
         if missing:
             raise InvalidTokenError(f"missing claims {missing}")
         if payload["type"] != ACCESS_TOKEN_TYPE:
             raise InvalidTokenError(f"token type {payload['type']!r} is not {ACCESS_TOKEN_TYPE!r}")
-        issued_at = payload["iat"]
-        if not isinstance(issued_at, int) or issued_at > time.time() + CLOCK_SKEW_SECONDS:
-            raise InvalidTokenError("iat is in the future")
-        scope = payload.get("scope", "")
-        subject, token_id, session_id = payload["sub"], payload["jti"], payload["sid"]
-        if not all(isinstance(v, str) for v in (scope, subject, token_id, session_id)):
+        # Exact strings: a library may accept an audience list that merely contains ours.
+        if payload["iss"] != self._issuer or payload["aud"] != self._audience:
+            raise InvalidTokenError("wrong issuer or audience")
+        times = {claim: payload[claim] for claim in _TIME_CLAIMS if claim in payload}
+        if not all(_is_time(value) for value in times.values()):
+            raise InvalidTokenError(f"time claims must be numbers: {sorted(times)}")
+        latest_start = time.time() + CLOCK_SKEW_SECONDS
+        if times["iat"] > latest_start or times.get("nbf", 0) > latest_start:
+            raise InvalidTokenError("iat or nbf is in the future")
+        payload.setdefault("scope", "")
+        if not all(isinstance(payload[claim], str) for claim in _TEXT_CLAIMS):
             raise InvalidTokenError("malformed claims")
         return AccessClaims(
-            subject=subject,
-            token_id=token_id,
-            session_id=session_id,
-            scopes=frozenset(scope.split()),
-            expires_at=int(payload["exp"]),
+            subject=payload["sub"],
+            token_id=payload["jti"],
+            session_id=payload["sid"],
+            scopes=frozenset(payload["scope"].split()),
+            expires_at=int(times["exp"]),
         )
