@@ -42,8 +42,8 @@ from .purge import periodic_purge
 {%- if cookiecutter.use_redis == "yes" %}
 from .redis_state import RedisAuthVersions, create_pool, rate_limit_storage
 {%- endif %}
-from .security.password_guard import PasswordGuard
 from .security.cookies import CSRF_HEADER, CookiePolicy, CsrfTokens
+from .security.password_guard import PasswordGuard
 from .security.passwords import HasherBusyError, PasswordHasher
 from .security.principal_cache import (
     AuthStateUnavailableError,

@@ -7,7 +7,7 @@ fails (auth, 503) or degrades (limits) within half a second instead of hanging.
 import uuid
 
 from limits.aio.storage import RedisStorage, Storage
-from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis
+from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError, RedisError
@@ -15,18 +15,15 @@ from redis.exceptions import ConnectionError, RedisError
 from .security.principal_cache import AuthStateUnavailableError, new_version
 
 REDIS_TIMEOUT_SECONDS = 0.5
-MAX_REDIS_CONNECTIONS = 32
 # Versions of users not seen for a day are dropped; a new one is made when needed.
 VERSION_TTL_SECONDS = 24 * 3600
 
 
 def create_pool(url: str) -> ConnectionPool:
-    return BlockingConnectionPool.from_url(
+    # Not a blocking pool of a fixed size: a burst of requests waiting for a connection
+    # would look like an outage, and switch every limit to a budget of this process's.
+    return ConnectionPool.from_url(
         url,
-        # A flood must not open a connection per request: past this many, a request
-        # waits up to REDIS_TIMEOUT_SECONDS for a free one.
-        max_connections=MAX_REDIS_CONNECTIONS,
-        timeout=REDIS_TIMEOUT_SECONDS,
         socket_timeout=REDIS_TIMEOUT_SECONDS,
         socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
         # A pooled connection that Redis closed (a restart) fails on first use: one

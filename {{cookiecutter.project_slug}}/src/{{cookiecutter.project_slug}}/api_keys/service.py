@@ -3,7 +3,7 @@
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import func, insert, literal, select, update
+from sqlalchemy import exists, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db import utcnow
@@ -49,13 +49,16 @@ async def create_key(
         expires_at=now + timedelta(days=data.expires_in_days) if data.expires_in_days else None,
     )
     if not await _insert_within_cap(db, api_key):
+        if not await db.scalar(select(User.is_active).where(User.id == owner.id)):
+            raise ForbiddenError("Inactive user")
         raise AppError(f"At most {MAX_KEYS_PER_USER} API keys per user; revoke one first")
     security_event("api_key_created", user_id=str(owner.id), key_id=str(api_key.id))
     return api_key, key
 
 
 async def _insert_within_cap(db: AsyncSession, api_key: ApiKey) -> bool:
-    """Insert the key unless its owner already has MAX_KEYS_PER_USER active ones.
+    """Insert the key unless its owner already has MAX_KEYS_PER_USER active ones, or
+    was deactivated since the request was authenticated.
 
     Counting and inserting are one statement, and on PostgreSQL the owner's row is
     locked first: parallel requests cannot each see room for one more. SQLite runs one
@@ -70,8 +73,11 @@ async def _insert_within_cap(db: AsyncSession, api_key: ApiKey) -> bool:
     )
     columns = ("id", "user_id", "name", "prefix", "key_hash", "scope", "created_at", "expires_at")
     values = [literal(getattr(api_key, name), ApiKey.__table__.c[name].type) for name in columns]
+    owner_active = exists().where(User.id == api_key.user_id, User.is_active.is_(True))
     inserted = await db.execute(
-        insert(ApiKey).from_select(columns, select(*values).where(active < MAX_KEYS_PER_USER))
+        insert(ApiKey).from_select(
+            columns, select(*values).where(active < MAX_KEYS_PER_USER, owner_active)
+        )
     )
     await db.commit()
     return bool(inserted.rowcount)  # type: ignore[attr-defined]

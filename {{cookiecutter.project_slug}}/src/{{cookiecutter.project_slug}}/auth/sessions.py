@@ -46,7 +46,28 @@ class LoginSessions:
         self._reuse_grace = reuse_grace
 
     async def open(self, db: AsyncSession, user: User, requested: frozenset[str]) -> TokenPair:
-        """A new login session for `user`, with the scopes asked for that the role allows."""
+        """A new login session for `user`, with the scopes asked for that the role allows.
+
+        `user` is as loaded before its password was checked, which takes a while. A
+        password change or a deactivation that lands meanwhile must not miss this
+        session: the first statement claims the user's row (a row lock on PostgreSQL,
+        the write lock on SQLite) only while the password and the active state are
+        still the ones checked, so such a change either comes first and refuses this
+        login, or waits for it and then ends this session with the others.
+        """
+        still_valid = await db.execute(
+            update(User)
+            .where(
+                User.id == user.id,
+                User.hashed_password == user.hashed_password,
+                User.is_active.is_(True),
+            )
+            .values(updated_at=User.updated_at)
+            .execution_options(synchronize_session=False)
+        )
+        if still_valid.rowcount != 1:  # type: ignore[attr-defined]
+            await db.rollback()
+            raise InvalidCredentialsError("Incorrect username or password")
         scopes = grant_scopes(user.role, requested)
         login_session = UserSession(
             user_id=user.id,
