@@ -12,9 +12,8 @@ import statistics
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
-
 from types import SimpleNamespace
+from typing import Any
 
 from fastapi.security import SecurityScopes
 from secure_api.access.dependencies import authorize

@@ -87,8 +87,8 @@ def add_micro(report: Report, micro: dict[str, float]) -> None:
     report.add("token verification, first use (us)", micro.get("decode_unseen"), us)
     report.add("token verification, repeat use (us)", micro.get("decode_repeat"), us)
     report.add("principal cache hit, PrincipalCache.get (us)", micro.get("cache_get"), us)
-    report.add("bearer auth, cache hit (us)", micro.get("auth_hit"), us)
-    report.add("bearer auth, cache miss with DB lookup (us)", micro.get("auth_miss"), us)
+    report.add("authorize, cached bearer token (us)", micro.get("auth_hit"), us)
+    report.add("authorize, after a change: DB lookup (us)", micro.get("auth_miss"), us)
     if "auth_miss" in micro:
         lookup = micro["auth_miss"] - micro["auth_hit"]
         report.add("user lookup in the DB, miss - hit (us)", lookup, us)

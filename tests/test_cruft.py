@@ -19,7 +19,13 @@ from helpers import DEFAULT_SLUG, TEMPLATE_DIR, read_env, write_cookiecutter_con
 CRUFT = Path(sys.executable).with_name("cruft")
 GIT_IDENTITY = ("-c", "user.name=Template Tests", "-c", "user.email=tests@example.com")
 NOT_TEMPLATE = shutil.ignore_patterns(
-    ".git", ".venv", ".demo", ".bench-venv", "__pycache__", ".pytest_cache", ".mypy_cache",
+    ".git",
+    ".venv",
+    ".demo",
+    ".bench-venv",
+    "__pycache__",
+    ".pytest_cache",
+    ".mypy_cache",
     ".ruff_cache",
 )
 
