@@ -198,3 +198,14 @@ async def test_cookie_sessions_can_be_switched_off(db_url: str, make_user: UserF
                 LOGIN_URL, data={"username": user.username, "password": PASSWORD}
             )
     assert response.status_code == 404
+
+
+async def test_lax_applies_to_the_access_cookie_only(db_url: str, make_user: UserFactory) -> None:
+    app = create_app(make_settings(db_url, COOKIE_SAMESITE="lax"))
+    async with app.router.lifespan_context(app):
+        user = await make_user()
+        async with AsyncClient(transport=ASGITransport(app=app), base_url=BASE_URL) as http:
+            cookies = _set_cookies(await _cookie_login(http, user.username))
+    assert "samesite=lax" in cookies["access_token"]["header"]
+    assert "samesite=strict" in cookies["refresh_token"]["header"]
+    assert "samesite=strict" in cookies["csrf_token"]["header"]

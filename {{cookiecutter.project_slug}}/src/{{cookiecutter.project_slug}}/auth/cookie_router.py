@@ -64,9 +64,13 @@ def _start(
             domain=policy.domain,
             secure=policy.secure,
             httponly=http_only,
-            samesite=policy.same_site,
+            samesite=_same_site(policy, name),
         )
     return CookieSession(expires_in=pair.expires_in, scope=pair.scope, csrf_token=csrf_token)
+
+
+def _same_site(policy: CookiePolicy, name: str) -> Literal["strict", "lax", "none"]:
+    return policy.same_site if name == policy.access_name else policy.strict_same_site
 
 
 def _end(response: Response, policy: CookiePolicy) -> None:
@@ -81,7 +85,7 @@ def _end(response: Response, policy: CookiePolicy) -> None:
             domain=policy.domain,
             secure=policy.secure,
             httponly=http_only,
-            samesite=policy.same_site,
+            samesite=_same_site(policy, name),
         )
 
 

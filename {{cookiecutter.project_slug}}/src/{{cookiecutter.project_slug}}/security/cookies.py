@@ -54,6 +54,12 @@ class CookiePolicy:
         return origin is None or origin == own_origin or origin in self.allowed_origins
 
     @property
+    def strict_same_site(self) -> SameSite:
+        """The refresh and CSRF cookies' SameSite: always Strict, unless the front end is
+        on another site and every cookie must be `None` to reach the API at all."""
+        return "none" if self.same_site == "none" else "strict"
+
+    @property
     def prefix(self) -> str:
         # Browsers accept a __Secure- cookie only over HTTPS with the Secure attribute.
         return "__Secure-" if self.secure else ""
