@@ -74,7 +74,18 @@ def clean_environment(venv: Path) -> dict[str, str]:
         name: value
         for name, value in os.environ.items()
         if name
-        not in {"PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PIP_REQUIRE_VIRTUALENV", "REDIS_URL"}
+        not in {
+            "PYTHONPATH",
+            "PYTHONHOME",
+            "VIRTUAL_ENV",
+            "PIP_REQUIRE_VIRTUALENV",
+            "REDIS_URL",
+            # Under `make test`, a make run by a test would count as a sub-make and print
+            # "Entering directory" lines into the output the test reads.
+            "MAKELEVEL",
+            "MAKEFLAGS",
+            "MFLAGS",
+        }
     }
     environment["VIRTUAL_ENV"] = str(venv)
     environment["PATH"] = f"{venv / 'bin'}{os.pathsep}{environment.get('PATH', '')}"

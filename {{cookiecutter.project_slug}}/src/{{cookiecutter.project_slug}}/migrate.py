@@ -1,5 +1,7 @@
 """Running the Alembic migrations from Python, and checking a schema before it is used."""
 
+from pathlib import Path
+
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -46,6 +48,16 @@ def _is_known(script: ScriptDirectory, revision: str) -> bool:
         return False
 
 
+def _sqlite_directory_missing(engine: AsyncEngine) -> bool:
+    database = engine.url.database
+    return (
+        engine.url.get_backend_name() == "sqlite"
+        and bool(database)
+        and database != ":memory:"
+        and not Path(str(database)).parent.is_dir()
+    )
+
+
 async def prepare_schema(engine: AsyncEngine, *, migrate_now: bool) -> None:
     """Make the schema ready before anything queries it, else raise DatabaseNotReadyError.
 
@@ -54,6 +66,12 @@ async def prepare_schema(engine: AsyncEngine, *, migrate_now: bool) -> None:
     must already be at the newest revision. Either way a revision this code does not
     know, written by a newer version, stops here rather than at the first query.
     """
+    if _sqlite_directory_missing(engine):
+        # SQLite would say the same, but from a driver thread that can outlive the event
+        # loop and print its own traceback after ours.
+        raise DatabaseNotReadyError(
+            "cannot use the database at DATABASE_URL: unable to open database file"
+        )
     try:
         async with engine.connect() as connection:
             current = await connection.run_sync(_current_revisions)
