@@ -1,29 +1,36 @@
 """Redis as the state every worker shares: auth versions and rate-limit counters.
 
-One connection pool serves both, with short timeouts: when Redis is down a request
-fails (auth, 503) or degrades (limits) within half a second instead of hanging.
+One connection pool serves both. A stopped Redis refuses connections at once, and a
+request then fails (auth, 503) or degrades (limits) at once too; a Redis that hangs
+costs a request at most REDIS_TIMEOUT_SECONDS.
 """
 
 import uuid
 
 from limits.aio.storage import RedisStorage, Storage
-from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError, RedisError
 
 from .security.principal_cache import AuthStateUnavailableError, new_version
 
-REDIS_TIMEOUT_SECONDS = 0.5
+# Not shorter: under a login flood the event loop itself may take half a second to read
+# an answer Redis sent at once, and a timeout then would fail logged-in users with 503.
+REDIS_TIMEOUT_SECONDS = 2.0
+MAX_REDIS_CONNECTIONS = 128
 # Versions of users not seen for a day are dropped; a new one is made when needed.
 VERSION_TTL_SECONDS = 24 * 3600
 
 
 def create_pool(url: str) -> ConnectionPool:
-    # Not a blocking pool of a fixed size: a burst of requests waiting for a connection
-    # would look like an outage, and switch every limit to a budget of this process's.
-    return ConnectionPool.from_url(
+    # A bounded pool: a burst must not open hundreds of connections at once (each
+    # connect can then time out), yet be large enough that a burst waiting for a free
+    # connection is not mistaken for an outage.
+    return BlockingConnectionPool.from_url(
         url,
+        max_connections=MAX_REDIS_CONNECTIONS,
+        timeout=REDIS_TIMEOUT_SECONDS,
         socket_timeout=REDIS_TIMEOUT_SECONDS,
         socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
         # A pooled connection that Redis closed (a restart) fails on first use: one
