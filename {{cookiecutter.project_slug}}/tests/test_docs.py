@@ -27,6 +27,13 @@ DOCS_PASSWORD = "a-docs-password-for-tests"
 CREDENTIALS = (DOCS_USER, DOCS_PASSWORD)
 PAGES = ("/docs", "/redoc")
 PROTECTED = (*PAGES, "/openapi.json")
+{%- if cookiecutter.use_redis == "yes" %}
+# Every authenticated operation: bad credential, missing scope, limit, shared state down.
+AUTHENTICATION_ERRORS = {"401", "403", "429", "503"}
+{%- else %}
+# Every authenticated operation: bad credential, missing scope, limit.
+AUTHENTICATION_ERRORS = {"401", "403", "429"}
+{%- endif %}
 # Basic headers no password can be read from; the bytes go over the wire as they are.
 UNREADABLE_BASIC = {
     "byte-ff": b"Basic \xff",
@@ -255,6 +262,48 @@ async def test_openapi_says_users_me_needs_the_users_read_scope(client: AsyncCli
     oauth2 = next(name for name, scheme in schemes.items() if scheme["type"] == "oauth2")
     security = document["paths"]["/api/v1/users/me"]["get"]["security"]
     assert {oauth2: ["users:read"]} in security
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "answers"),
+    [
+        ("get", "/api/v1/users/me", {"200", *AUTHENTICATION_ERRORS}),
+        (
+            "delete",
+            "/api/v1/items/{item_id}",
+            {"204", "404", "422", *AUTHENTICATION_ERRORS},
+        ),
+        (
+            "post",
+            "/api/v1/auth/token",
+            {"200", "400", "401", "403", "413", "422", "429", "503"},
+        ),
+        ("post", "/api/v1/auth/refresh", {"200", "400", "401", "413", "422", "429"}),
+    ],
+)
+async def test_openapi_declares_every_status_an_operation_answers(
+    client: AsyncClient, method: str, path: str, answers: set[str]
+) -> None:
+    document = await _openapi(client)
+    assert set(document["paths"][path][method]["responses"]) == answers
+
+
+async def test_openapi_error_answers_carry_the_detail_body(client: AsyncClient) -> None:
+    document = await _openapi(client)
+    error_body = {"$ref": "#/components/schemas/ErrorBody"}
+    assert document["components"]["schemas"]["ErrorBody"]["required"] == ["detail"]
+    errors = [
+        (status, response)
+        for operations in document["paths"].values()
+        for operation in operations.values()
+        for status, response in operation["responses"].items()
+        if status >= "400" and status != "422"
+    ]
+    assert errors
+    for status, response in errors:
+        assert response["content"]["application/json"]["schema"] == error_body, status
+        if status in ("429", "503"):
+            assert "Retry-After" in response["headers"], status
 
 
 async def test_openapi_leaves_out_the_docs_routes(client: AsyncClient) -> None:

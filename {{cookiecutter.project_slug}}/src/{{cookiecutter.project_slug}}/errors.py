@@ -1,16 +1,76 @@
-"""Errors the services raise; one handler turns each into `{"detail": ...}` with its status."""
+"""Errors the services raise; one handler turns each into `{"detail": ...}` with its status.
 
-from typing import cast
+The OpenAPI document declares every error status an operation can answer, so generated
+clients handle them: a route names the ones its own logic raises (`error_responses`),
+and a dependency names the ones it raises for every route that uses it (`answers`);
+openapi.py adds the latter, and 400 and 413 for a route that takes a body.
+"""
+
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from .security.events import security_event
 from .security.rate_limit import RateLimitedError
 
 # What a shed request is told to wait: about the time the queue takes to drain.
 HASHER_BUSY_RETRY_SECONDS = 2
+
+_Dependency = TypeVar("_Dependency", bound=Callable[..., Any])
+
+
+class ErrorBody(BaseModel):
+    """Every error answer but a 422, whose `detail` is a list of problems instead."""
+
+    detail: str
+
+
+_MEANINGS = {
+    400: "A malformed body, or a request that breaks a rule of this operation",
+    401: "Missing, invalid or expired credentials",
+    403: "Authenticated, but not allowed",
+    404: "No such resource, or not the caller's",
+    409: "Conflicts with the current state",
+    413: "Request body too large",
+    429: "Too many requests; retry after Retry-After seconds",
+    503: "Temporarily unavailable; retry after Retry-After seconds",
+}
+_HEADERS = {
+    401: {"WWW-Authenticate": {"description": "The scheme, and why it failed"}},
+    429: {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}},
+    503: {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}},
+}
+_DEPENDENCY_ERRORS: dict[Callable[..., Any], tuple[int, ...]] = {}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these error statuses, each with the `{"detail": ...}` body."""
+    return {
+        status: {
+            "model": ErrorBody,
+            "description": _MEANINGS[status],
+            **({"headers": _HEADERS[status]} if status in _HEADERS else {}),
+        }
+        for status in statuses
+    }
+
+
+def answers(*statuses: int) -> Callable[[_Dependency], _Dependency]:
+    """Mark a dependency as answering these statuses for every route that uses it."""
+
+    def mark(dependency: _Dependency) -> _Dependency:
+        _DEPENDENCY_ERRORS[dependency] = statuses
+        return dependency
+
+    return mark
+
+
+def dependency_errors(dependency: Callable[..., Any] | None) -> tuple[int, ...]:
+    return _DEPENDENCY_ERRORS.get(dependency, ()) if dependency is not None else ()
 
 
 class AppError(Exception):

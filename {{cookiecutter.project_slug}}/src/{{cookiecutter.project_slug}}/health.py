@@ -3,6 +3,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from .errors import error_responses
 from .state import ServicesDep
 
 router = APIRouter(prefix="/health", tags=["health"])
@@ -14,7 +15,7 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/ready", responses={503: {"description": "A backing service does not answer"}})
+@router.get("/ready", responses=error_responses(503))
 async def ready(services: ServicesDep) -> JSONResponse:
 {%- if cookiecutter.use_redis == "yes" %}
     """Readiness: the database answers a trivial query, and Redis a ping when it is used."""

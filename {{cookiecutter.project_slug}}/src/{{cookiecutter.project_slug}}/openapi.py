@@ -1,10 +1,13 @@
-"""The OpenAPI document's security: the password flow, the API-key header, per route.
+"""The OpenAPI document's security and error answers, per route.
 
 Protected routes declare one plain dependency (`authorize` or `authorize_bearer`), not
 FastAPI's security-scheme classes, to keep the request path short (see
 auth/dependencies.py). So the schemes are described here instead, from the same facts:
 the app's routes are walked, and each route's required scopes are read off its
 dependency. A route added anywhere is described without being listed anywhere.
+
+Error statuses come from the same walk: each dependency's (errors.answers), 400 and 413
+for a route that reads a body, added to those the route declares itself (errors.error_responses).
 """
 
 from collections.abc import Callable, Iterator
@@ -16,10 +19,12 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from .access.dependencies import API_KEY_HEADER, authorize, authorize_bearer
+from .errors import ErrorBody, dependency_errors, error_responses
 from .security.scopes import SCOPE_DESCRIPTIONS
 
 OAUTH2 = "OAuth2PasswordBearer"
 API_KEY = "APIKeyHeader"
+ERROR_BODY = ErrorBody.__name__
 
 
 def _requirements(dependant: Dependant) -> list[dict[str, list[str]]] | None:
@@ -34,6 +39,27 @@ def _requirements(dependant: Dependant) -> list[dict[str, list[str]]] | None:
         if found is not None:
             return found
     return None
+
+
+def _dependency_errors(dependant: Dependant) -> set[int]:
+    statuses = set(dependency_errors(dependant.call))
+    for dependency in dependant.dependencies:
+        statuses |= _dependency_errors(dependency)
+    return statuses
+
+
+def _implied_errors(route: APIRoute) -> dict[str, dict[str, Any]]:
+    """The error answers the route's dependencies and body imply, as OpenAPI responses."""
+    statuses = _dependency_errors(route.dependant)
+    if route.body_field is not None:
+        # A body that cannot be parsed (not UTF-8, say), or is larger than MAX_BODY_BYTES.
+        statuses |= {400, 413}
+    body = {"application/json": {"schema": {"$ref": f"#/components/schemas/{ERROR_BODY}"}}}
+    implied = {}
+    for status, response in error_responses(*sorted(statuses)).items():
+        described = {key: value for key, value in response.items() if key != "model"}
+        implied[str(status)] = {**described, "content": body}
+    return implied
 
 
 def _api_routes(app: FastAPI) -> Iterator[tuple[str, APIRoute]]:
@@ -56,7 +82,9 @@ def describe_security(app: FastAPI, token_endpoint: Callable[..., Any]) -> None:
             (token_url,) = (
                 path for path, route in _api_routes(app) if route.endpoint is token_endpoint
             )
-            document.setdefault("components", {})["securitySchemes"] = {
+            components = document.setdefault("components", {})
+            components.setdefault("schemas", {})[ERROR_BODY] = ErrorBody.model_json_schema()
+            components["securitySchemes"] = {
                 OAUTH2: {
                     "type": "oauth2",
                     "flows": {"password": {"tokenUrl": token_url, "scopes": SCOPE_DESCRIPTIONS}},
@@ -64,11 +92,17 @@ def describe_security(app: FastAPI, token_endpoint: Callable[..., Any]) -> None:
                 API_KEY: {"type": "apiKey", "in": "header", "name": API_KEY_HEADER},
             }
             for path, route in _api_routes(app):
+                if not route.include_in_schema:
+                    continue
                 requirement = _requirements(route.dependant)
-                if route.include_in_schema and requirement is not None:
-                    operations = document["paths"][path]
-                    for method in route.methods or ():
-                        operations[method.lower()]["security"] = requirement
+                implied = _implied_errors(route)
+                for method in route.methods or ():
+                    operation = document["paths"][path][method.lower()]
+                    if requirement is not None:
+                        operation["security"] = requirement
+                    # What the route declares itself says more than the generic meaning.
+                    responses = {**implied, **operation["responses"]}
+                    operation["responses"] = dict(sorted(responses.items()))
             app.openapi_schema = document
         return app.openapi_schema
 

@@ -16,6 +16,7 @@ from typing import Annotated
 from fastapi import HTTPException, Request, Security, status
 from fastapi.security import SecurityScopes
 
+from ..errors import answers
 from ..security.clients import client_address
 from ..security.cookies import CSRF_HEADER, UNSAFE_METHODS, CookiePolicy
 from ..security.events import security_event
@@ -29,6 +30,15 @@ from ..state import Services
 API_KEY_HEADER = "X-API-Key"
 # More admin-route denials than this from one address is worth a security event.
 ADMIN_DENIALS_ALERT = parse_limit("5/10minutes")
+{%- if cookiecutter.use_redis == "yes" %}
+# What authentication answers: 401 no or bad credential; 403 a missing scope, an inactive
+# user or a failed CSRF check; 429 RATE_LIMIT_DEFAULT; 503 the shared auth state is down.
+AUTHENTICATION_ERRORS = (401, 403, 429, 503)
+{%- else %}
+# What authentication answers: 401 no or bad credential; 403 a missing scope, an inactive
+# user or a failed CSRF check; 429 RATE_LIMIT_DEFAULT.
+AUTHENTICATION_ERRORS = (401, 403, 429)
+{%- endif %}
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +216,7 @@ async def _authenticate(
     return Principal(user=user, scopes=scopes, session_id=session_id)
 
 
+@answers(*AUTHENTICATION_ERRORS)
 async def authorize(request: Request, security_scopes: SecurityScopes) -> Principal:
     """The caller, by bearer token, `X-API-Key` or session cookie, holding every scope the
     route requires.
@@ -218,6 +229,7 @@ async def authorize(request: Request, security_scopes: SecurityScopes) -> Princi
     return await _authenticate(request, security_scopes, accept_api_key=True)
 
 
+@answers(*AUTHENTICATION_ERRORS)
 async def authorize_bearer(request: Request, security_scopes: SecurityScopes) -> Principal:
     """For what an API key must not do: log out, change the password, manage keys."""
     return await _authenticate(request, security_scopes, accept_api_key=False)

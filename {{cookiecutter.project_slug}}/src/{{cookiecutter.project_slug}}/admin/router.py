@@ -3,6 +3,7 @@ import uuid
 from fastapi import APIRouter
 
 from ..access.dependencies import Admin
+from ..errors import error_responses
 from ..pagination import Page, PageDep
 from ..security.events import security_event
 from ..state import DbDep, ServicesDep
@@ -19,7 +20,7 @@ async def list_users(principal: Admin, page: PageDep, db: DbDep) -> Page[UserPub
     return Page[UserPublic].of(users, total, page)
 
 
-@router.patch("/users/{user_id}")
+@router.patch("/users/{user_id}", responses=error_responses(400, 404, 409))
 async def update_user(
     user_id: uuid.UUID,
     data: AdminUserUpdate,

@@ -3,6 +3,7 @@ import uuid
 from fastapi import APIRouter, status
 
 from ..access.dependencies import BearerPrincipal
+from ..errors import error_responses
 from ..state import DbDep
 from . import service
 from .schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
@@ -10,7 +11,7 @@ from .schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
 router = APIRouter(prefix="/api-keys", tags=["api keys"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=error_responses(400))
 async def create_key(data: ApiKeyCreate, principal: BearerPrincipal, db: DbDep) -> ApiKeyCreated:
     """Create a key with some of your scopes. Copy `key` now: it is not shown again."""
     api_key, plaintext = await service.create_key(db, principal.user, principal.scopes, data)
@@ -24,7 +25,7 @@ async def list_keys(principal: BearerPrincipal, db: DbDep) -> list[ApiKeyPublic]
     return [ApiKeyPublic.model_validate(key) for key in keys]
 
 
-@router.delete("/{key_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{key_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404))
 async def revoke_key(key_id: uuid.UUID, principal: BearerPrincipal, db: DbDep) -> None:
     """Revoke a key; requests with it get 401 from now on."""
     await service.revoke_key(db, principal.user, key_id)

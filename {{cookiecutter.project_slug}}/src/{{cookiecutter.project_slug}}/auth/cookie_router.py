@@ -12,6 +12,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
 from ..access.dependencies import BearerPrincipal, check_cookie_origin
+from ..errors import answers, error_responses
 from ..security.clients import client_address
 from ..security.cookies import CSRF_HEADER, CookiePolicy
 from ..state import DbDep, Services, ServicesDep
@@ -32,6 +33,7 @@ class CookieSession(BaseModel):
     csrf_token: str
 
 
+@answers(403, 404)
 async def cookie_policy(request: Request, services: ServicesDep) -> CookiePolicy:
     """The cookie policy, once the request's origin passed it; 404 when sessions are off."""
     if services.cookies is None:
@@ -92,6 +94,7 @@ def _end(response: Response, policy: CookiePolicy) -> None:
 @router.post(
     "/login",
     dependencies=[Depends(shed_when_hashing_is_full), Depends(limit_unauthenticated)],
+    responses=service.LOGIN_ERRORS,
 )
 async def cookie_login(
     request: Request,
@@ -115,7 +118,7 @@ async def cookie_login(
     return _start(response, services, policy, pair)
 
 
-@router.post("/refresh", dependencies=[Depends(limit_refresh)])
+@router.post("/refresh", dependencies=[Depends(limit_refresh)], responses=error_responses(401, 403))
 async def cookie_refresh(
     request: Request,
     response: Response,

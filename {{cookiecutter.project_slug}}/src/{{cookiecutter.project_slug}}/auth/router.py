@@ -4,6 +4,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from ..access.dependencies import BearerPrincipal
+from ..errors import error_responses
 from ..security.clients import client_address
 from ..state import DbDep, ServicesDep
 from ..users import account_links
@@ -29,7 +30,7 @@ anonymous = [Depends(limit_unauthenticated)]
 hashing = [Depends(shed_when_hashing_is_full), *anonymous]
 
 
-@router.post("/token", dependencies=hashing)
+@router.post("/token", dependencies=hashing, responses=service.LOGIN_ERRORS)
 async def login(
     request: Request,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
@@ -49,7 +50,7 @@ async def login(
     return await sessions.open(db, user, frozenset(form.scopes))
 
 
-@router.post("/refresh", dependencies=[Depends(limit_refresh)])
+@router.post("/refresh", dependencies=[Depends(limit_refresh)], responses=error_responses(401))
 async def refresh(data: RefreshRequest, sessions: LoginSessionsDep, db: DbDep) -> TokenPair:
     """A new pair for a refresh token, which is spent; a spent one ends its whole session."""
     return await sessions.refresh(db, data.refresh_token)
@@ -61,7 +62,12 @@ async def logout(principal: BearerPrincipal, sessions: LoginSessionsDep, db: DbD
     await sessions.end(db, principal.user.id, principal.login_session_id)
 
 
-@router.post("/register", status_code=status.HTTP_201_CREATED, dependencies=hashing)
+@router.post(
+    "/register",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=hashing,
+    responses=error_responses(409),
+)
 async def register(
     data: UserCreate,
     services: ServicesDep,
@@ -76,7 +82,7 @@ async def register(
     return UserPublic.model_validate(user)
 
 
-@router.post("/verify-email", dependencies=anonymous)
+@router.post("/verify-email", dependencies=anonymous, responses=error_responses(400))
 async def verify_email(data: VerifyEmailRequest, services: ServicesDep, db: DbDep) -> UserPublic:
     user = await account_links.verify_email(db, services.principals, data.token)
     return UserPublic.model_validate(user)
@@ -102,7 +108,7 @@ async def request_password_reset(
     return Message(detail="If the address is registered, a reset link is on its way")
 
 
-@router.post("/password-reset/confirm", dependencies=hashing)
+@router.post("/password-reset/confirm", dependencies=hashing, responses=error_responses(400))
 async def confirm_password_reset(
     data: PasswordResetConfirm, services: ServicesDep, db: DbDep
 ) -> Message:

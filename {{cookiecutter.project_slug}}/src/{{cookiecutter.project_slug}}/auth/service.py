@@ -10,7 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..api_keys.service import revoke_all_keys
 from ..db import release_connection
-from ..errors import AppError, EmailNotVerifiedError, InvalidCredentialsError, UnprocessableError
+from ..errors import (
+    AppError,
+    EmailNotVerifiedError,
+    InvalidCredentialsError,
+    UnprocessableError,
+    error_responses,
+)
 from ..security.events import security_event
 from ..security.password_guard import PasswordGuard
 from ..security.passwords import MAX_PASSWORD_LENGTH, PasswordHasher, password_problem
@@ -25,6 +31,9 @@ from ..users.service import find_by_login
 MAX_LOGIN_LENGTH = 254
 # How much of a login name that matches no account a log line may show.
 LOGIN_HINT_LENGTH = 2
+# What `log_in` answers: 400 inactive account, 401 wrong credentials, 403 address not
+# verified (REQUIRE_VERIFIED_EMAIL).
+LOGIN_ERRORS = error_responses(400, 401, 403)
 
 
 def login_hint(name: str) -> str:

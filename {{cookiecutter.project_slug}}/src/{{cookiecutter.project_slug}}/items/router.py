@@ -3,6 +3,7 @@ import uuid
 from fastapi import APIRouter, status
 
 from ..access.dependencies import ItemsReader, ItemsWriter
+from ..errors import error_responses
 from ..ownership import get_owned_or_404
 from ..pagination import Page, PageDep
 from ..state import DbDep
@@ -11,6 +12,8 @@ from .models import Item
 from .schemas import ItemCreate, ItemPublic, ItemUpdate
 
 router = APIRouter(prefix="/items", tags=["items"])
+# One item by id: 404 when it does not exist or is not the caller's.
+OWNED_ITEM = error_responses(404)
 
 
 @router.get("")
@@ -24,12 +27,12 @@ async def create_item(data: ItemCreate, principal: ItemsWriter, db: DbDep) -> It
     return ItemPublic.model_validate(await service.create_item(db, principal.user, data))
 
 
-@router.get("/{item_id}")
+@router.get("/{item_id}", responses=OWNED_ITEM)
 async def read_item(item_id: uuid.UUID, principal: ItemsReader, db: DbDep) -> ItemPublic:
     return ItemPublic.model_validate(await get_owned_or_404(db, principal.user, Item, item_id))
 
 
-@router.patch("/{item_id}")
+@router.patch("/{item_id}", responses=OWNED_ITEM)
 async def update_item(
     item_id: uuid.UUID, data: ItemUpdate, principal: ItemsWriter, db: DbDep
 ) -> ItemPublic:
@@ -37,6 +40,6 @@ async def update_item(
     return ItemPublic.model_validate(item)
 
 
-@router.delete("/{item_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{item_id}", status_code=status.HTTP_204_NO_CONTENT, responses=OWNED_ITEM)
 async def delete_item(item_id: uuid.UUID, principal: ItemsWriter, db: DbDep) -> None:
     await service.delete_item(db, principal.user, item_id)

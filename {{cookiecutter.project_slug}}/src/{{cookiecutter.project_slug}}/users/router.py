@@ -1,6 +1,7 @@
 from fastapi import APIRouter, BackgroundTasks, status
 
 from ..access.dependencies import BearerPrincipal, UsersReader, UsersWriter
+from ..errors import error_responses
 from ..state import DbDep, ServicesDep
 from . import service
 from .account_links import AccountMailDep
@@ -14,7 +15,7 @@ async def read_me(principal: UsersReader) -> UserPublic:
     return UserPublic.model_validate(principal.user)
 
 
-@router.patch("/me")
+@router.patch("/me", responses=error_responses(400, 409))
 async def update_me(
     data: UserUpdateMe,
     principal: UsersWriter,
@@ -33,7 +34,7 @@ async def update_me(
     return UserPublic.model_validate(user)
 
 
-@router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT)
+@router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(400))
 async def change_password(
     data: PasswordChange, principal: BearerPrincipal, services: ServicesDep, db: DbDep
 ) -> None:
