@@ -4,7 +4,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from ..access.dependencies import BearerPrincipal
-from ..security.clients import client_address
+from ..security.clients import client_address, client_details
 from ..state import DbDep, ServicesDep
 from ..users import account_links
 from ..users import service as users_service
@@ -46,7 +46,7 @@ async def login(
         client=client_address(request),
         require_verified_email=services.settings.REQUIRE_VERIFIED_EMAIL,
     )
-    return await sessions.open(db, user, frozenset(form.scopes))
+    return await sessions.open(db, user, frozenset(form.scopes), client_details(request))
 
 
 @router.post("/refresh", dependencies=[Depends(limit_refresh)])

@@ -1,3 +1,5 @@
+import uuid
+from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, EmailStr, Field
@@ -35,3 +37,14 @@ class PasswordResetConfirm(RequestBody):
 
 class Message(BaseModel):
     detail: str
+
+
+class LoginSessionPublic(BaseModel):
+    """A live login session as its owner's list shows it: never a token."""
+
+    id: uuid.UUID
+    created_at: datetime
+    last_used_at: datetime = Field(description="The login, or the session's latest refresh.")
+    user_agent: str | None
+    ip_address: str | None = Field(description="The client address the login came from.")
+    current: bool = Field(description="The session of the credential making this request.")
