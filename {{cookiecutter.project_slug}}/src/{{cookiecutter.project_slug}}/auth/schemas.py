@@ -5,6 +5,7 @@ from typing import Annotated
 from pydantic import BaseModel, EmailStr, Field
 
 from ..schemas import RequestBody
+from ..security.clients import MAX_USER_AGENT_LENGTH
 
 # Tokens we issue are 43 characters; the bound keeps junk out, not mistaken tokens.
 OpaqueToken = Annotated[str, Field(min_length=1, max_length=4096)]
@@ -45,6 +46,9 @@ class LoginSessionPublic(BaseModel):
     id: uuid.UUID
     created_at: datetime
     last_used_at: datetime = Field(description="The login, or the session's latest refresh.")
-    user_agent: str | None
+    user_agent: str | None = Field(
+        description="The login's User-Agent without control characters, cut to "
+        f"{MAX_USER_AGENT_LENGTH} characters."
+    )
     ip_address: str | None = Field(description="The client address the login came from.")
     current: bool = Field(description="The session of the credential making this request.")
