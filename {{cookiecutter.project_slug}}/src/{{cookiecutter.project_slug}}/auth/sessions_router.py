@@ -20,8 +20,9 @@ router = APIRouter(prefix="/users/me/sessions", tags=["users"])
 async def list_sessions(
     principal: SessionsReader, sessions: LoginSessionsDep, db: DbDep
 ) -> list[LoginSessionPublic]:
-    """Your live login sessions, newest first (at most 50, so all on one page); `current`
-    marks the one this request's token or cookie belongs to."""
+    """Your live login sessions, newest first, all of them (a user's live sessions are
+    capped, so there are no pages); `current` marks the one this request's token or
+    cookie belongs to."""
     live = await sessions.list_live(db, principal.user.id)
     return [
         LoginSessionPublic(
