@@ -225,7 +225,7 @@ def test_migration_creates_the_projects_table_and_nothing_else(recipe: Recipe) -
         ("drop_table", "projects"),
     ]
     assert 'sa.ForeignKeyConstraint(["owner_id"], ["users.id"], ondelete="CASCADE")' in source
-    assert 'down_revision: str | None = "0002"' in source
+    assert 'down_revision: str | None = "0003"' in source
 
 
 def test_render_suite_passes_with_the_copied_tests(recipe: Recipe) -> None:

@@ -306,6 +306,18 @@ async def test_openapi_error_answers_carry_the_detail_body(client: AsyncClient) 
             assert "Retry-After" in response["headers"], status
 
 
+async def test_openapi_says_the_session_routes_take_a_bearer_token_with_its_scope(
+    client: AsyncClient,
+) -> None:
+    document = await _openapi(client)
+    schemes = document["components"]["securitySchemes"]
+    oauth2 = next(name for name, scheme in schemes.items() if scheme["type"] == "oauth2")
+    paths = document["paths"]
+    assert paths["/api/v1/users/me/sessions"]["get"]["security"] == [{oauth2: ["users:read"]}]
+    ending = paths["/api/v1/users/me/sessions/{session_id}"]["delete"]["security"]
+    assert ending == [{oauth2: ["users:write"]}]
+
+
 async def test_openapi_leaves_out_the_docs_routes(client: AsyncClient) -> None:
     document = await _openapi(client)
     assert document["openapi"].startswith("3.1")

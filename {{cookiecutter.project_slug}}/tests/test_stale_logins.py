@@ -13,10 +13,13 @@ from {{ cookiecutter.project_slug }}.api_keys.schemas import ApiKeyCreate
 from {{ cookiecutter.project_slug }}.api_keys.service import create_key
 from {{ cookiecutter.project_slug }}.auth.sessions import login_sessions
 from {{ cookiecutter.project_slug }}.errors import ForbiddenError, InvalidCredentialsError
+from {{ cookiecutter.project_slug }}.security.clients import ClientDetails
 from {{ cookiecutter.project_slug }}.state import Services
 from {{ cookiecutter.project_slug }}.users.models import User, UserSession
 
 from .conftest import UserFactory
+
+CLIENT = ClientDetails(address="127.0.0.1", user_agent="pytest")
 
 
 async def _change_meanwhile(services: Services, user_id: object, **values: object) -> None:
@@ -36,7 +39,7 @@ async def test_a_change_during_the_check_leaves_no_session(
         assert checked is not None
         await _change_meanwhile(services, user.id, **change)
         with pytest.raises(InvalidCredentialsError):
-            await sessions.open(db, checked, frozenset())
+            await sessions.open(db, checked, frozenset(), CLIENT)
     async with services.sessionmaker() as db:
         assert (
             await db.scalars(select(UserSession).where(UserSession.user_id == user.id))
@@ -49,7 +52,7 @@ async def test_an_unchanged_user_gets_a_session(services: Services, make_user: U
     async with services.sessionmaker() as db:
         checked = await db.get(User, user.id)
         assert checked is not None
-        pair = await sessions.open(db, checked, frozenset())
+        pair = await sessions.open(db, checked, frozenset(), CLIENT)
     assert pair.access_token
 
 

@@ -2,6 +2,7 @@
 
 from collections.abc import Iterator
 from contextlib import ExitStack
+from typing import Any
 
 import httpx
 import pytest
@@ -12,6 +13,7 @@ from .redis_server import RedisServer
 
 TOKEN_URL = "/api/v1/auth/token"
 ME_URL = "/api/v1/users/me"
+SESSIONS_URL = "/api/v1/users/me/sessions"
 LOGIN_LIMIT = 8
 
 
@@ -43,8 +45,10 @@ def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str
         yield first, second
 
 
-def _login(base_url: str) -> dict[str, str]:
-    response = httpx.post(
+def _login(base_url: str, client: httpx.Client | None = None) -> dict[str, str]:
+    """The admin's tokens, from a login by `client` (a default one when None)."""
+    post = client.post if client is not None else httpx.post
+    response = post(
         f"{base_url}{TOKEN_URL}", data={"username": "admin", "password": PASSWORD}, timeout=10
     )
     assert response.status_code == 200
@@ -52,9 +56,19 @@ def _login(base_url: str) -> dict[str, str]:
     return body
 
 
+def _bearer(tokens: dict[str, str]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+
 def _me(base_url: str, tokens: dict[str, str]) -> int:
-    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
-    return httpx.get(f"{base_url}{ME_URL}", headers=headers, timeout=10).status_code
+    return httpx.get(f"{base_url}{ME_URL}", headers=_bearer(tokens), timeout=10).status_code
+
+
+def _sessions(base_url: str, tokens: dict[str, str]) -> list[dict[str, Any]]:
+    response = httpx.get(f"{base_url}{SESSIONS_URL}", headers=_bearer(tokens), timeout=10)
+    assert response.status_code == 200
+    listed: list[dict[str, Any]] = response.json()
+    return listed
 
 
 def _refresh(base_url: str, refresh_token: str) -> httpx.Response:
@@ -67,11 +81,7 @@ def test_logout_on_one_worker_is_seen_by_the_other_at_once(workers: tuple[str, s
     first, second = workers
     tokens = _login(first)
     assert _me(second, tokens) == 200  # now in the second worker's cache
-    logout = httpx.post(
-        f"{first}/api/v1/auth/logout",
-        headers={"Authorization": f"Bearer {tokens['access_token']}"},
-        timeout=10,
-    )
+    logout = httpx.post(f"{first}/api/v1/auth/logout", headers=_bearer(tokens), timeout=10)
     assert logout.status_code == 204
     assert _me(second, tokens) == 401
 
@@ -85,6 +95,31 @@ def test_refresh_reuse_on_one_worker_ends_the_family_on_the_other(
     assert _me(first, rotated) == 200
     assert _refresh(second, original["refresh_token"]).status_code == 401
     assert _me(first, rotated) == 401
+
+
+def test_a_session_ended_on_one_worker_is_refused_by_the_other_at_once(
+    workers: tuple[str, str],
+) -> None:
+    first, second = workers
+    # Logins from addresses of their own leave 127.0.0.1's login budget to the test below.
+    with (
+        httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.3.1")) as laptop,
+        httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.3.2")) as phone,
+    ):
+        kept = _login(first, laptop)
+        ended = _login(first, phone)
+        assert _me(second, ended) == 200  # now in the second worker's cache
+        (row,) = [row for row in _sessions(second, ended) if row["current"]]
+        assert row["ip_address"] == "127.0.3.2"
+
+        response = httpx.delete(
+            f"{first}{SESSIONS_URL}/{row['id']}", headers=_bearer(kept), timeout=10
+        )
+
+        assert response.status_code == 204
+        assert _me(second, ended) == 401
+        assert _refresh(second, ended["refresh_token"]).status_code == 401
+        assert [row["ip_address"] for row in _sessions(second, kept)] == ["127.0.3.1"]
 
 
 def test_login_limit_is_one_budget_across_workers(workers: tuple[str, str]) -> None:

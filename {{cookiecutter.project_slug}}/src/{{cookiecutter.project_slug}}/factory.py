@@ -15,6 +15,7 @@ from .api_keys.router import router as api_keys_router
 from .auth.cookie_router import router as cookie_router
 from .auth.router import login
 from .auth.router import router as auth_router
+from .auth.sessions_router import router as sessions_router
 from .bootstrap import ensure_first_admin
 from .config import Settings, get_settings
 from .db import create_engine, create_sessionmaker
@@ -165,7 +166,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # Each router is included once, straight into the app, busiest first: a request
     # walks the route tables in order, and each table costs about 20 us to pass.
-    protected = (users_router, items_router, admin_router, api_keys_router)
+    protected = (users_router, items_router, admin_router, api_keys_router, sessions_router)
     for router in protected:
         app.include_router(router, prefix=API_PREFIX)
     # /auth sets its own limits: RATE_LIMIT_LOGIN on the endpoints that take no token.

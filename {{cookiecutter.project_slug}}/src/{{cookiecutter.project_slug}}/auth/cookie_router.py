@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from ..access.dependencies import BearerPrincipal, check_cookie_origin
 from ..errors import answers, error_responses
-from ..security.clients import client_address
+from ..security.clients import client_address, client_details
 from ..security.cookies import CSRF_HEADER, CookiePolicy
 from ..state import DbDep, Services, ServicesDep
 from . import service
@@ -114,7 +114,7 @@ async def cookie_login(
         client=client_address(request),
         require_verified_email=services.settings.REQUIRE_VERIFIED_EMAIL,
     )
-    pair = await sessions.open(db, user, frozenset(form.scopes))
+    pair = await sessions.open(db, user, frozenset(form.scopes), client_details(request))
     return _start(response, services, policy, pair)
 
 

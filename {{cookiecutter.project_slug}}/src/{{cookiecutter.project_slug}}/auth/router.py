@@ -5,7 +5,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from ..access.dependencies import BearerPrincipal
 from ..errors import error_responses
-from ..security.clients import client_address
+from ..security.clients import client_address, client_details
 from ..state import DbDep, ServicesDep
 from ..users import account_links
 from ..users import service as users_service
@@ -47,7 +47,7 @@ async def login(
         client=client_address(request),
         require_verified_email=services.settings.REQUIRE_VERIFIED_EMAIL,
     )
-    return await sessions.open(db, user, frozenset(form.scopes))
+    return await sessions.open(db, user, frozenset(form.scopes), client_details(request))
 
 
 @router.post("/refresh", dependencies=[Depends(limit_refresh)], responses=error_responses(401))

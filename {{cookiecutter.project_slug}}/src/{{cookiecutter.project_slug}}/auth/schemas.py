@@ -1,8 +1,11 @@
+import uuid
+from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, EmailStr, Field
 
 from ..schemas import RequestBody
+from ..security.clients import MAX_USER_AGENT_LENGTH
 
 # Tokens we issue are 43 characters; the bound keeps junk out, not mistaken tokens.
 OpaqueToken = Annotated[str, Field(min_length=1, max_length=4096)]
@@ -35,3 +38,17 @@ class PasswordResetConfirm(RequestBody):
 
 class Message(BaseModel):
     detail: str
+
+
+class LoginSessionPublic(BaseModel):
+    """A live login session as its owner's list shows it: never a token."""
+
+    id: uuid.UUID
+    created_at: datetime
+    last_used_at: datetime = Field(description="The login, or the session's latest refresh.")
+    user_agent: str | None = Field(
+        description="The login's User-Agent without control characters, cut to "
+        f"{MAX_USER_AGENT_LENGTH} characters."
+    )
+    ip_address: str | None = Field(description="The client address the login came from.")
+    current: bool = Field(description="The session of the credential making this request.")

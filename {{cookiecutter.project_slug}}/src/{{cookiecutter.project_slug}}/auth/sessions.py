@@ -2,7 +2,8 @@
 
 A login opens a `UserSession`. Its id is the `sid` claim of every access token it issues
 and the family of its refresh tokens, so ending the session ends all of them at once.
-Every way of logging in goes through this one machinery.
+Every way of logging in goes through this one machinery, which also keeps what a user
+sees of their sessions: where each login came from and when it was last used.
 """
 
 import uuid
@@ -15,7 +16,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db import utcnow
-from ..errors import InvalidCredentialsError
+from ..errors import InvalidCredentialsError, NotFoundError
+from ..security.clients import ClientDetails
 from ..security.events import security_event
 from ..security.principal_cache import PrincipalCache
 from ..security.scopes import ROLE_SCOPES, format_scope, grant_scopes, parse_scope
@@ -45,8 +47,11 @@ class LoginSessions:
         self._session_lifetime = session_lifetime
         self._reuse_grace = reuse_grace
 
-    async def open(self, db: AsyncSession, user: User, requested: frozenset[str]) -> TokenPair:
-        """A new login session for `user`, with the scopes asked for that the role allows.
+    async def open(
+        self, db: AsyncSession, user: User, requested: frozenset[str], client: ClientDetails
+    ) -> TokenPair:
+        """A new login session for `user`, with the scopes asked for that the role allows,
+        opened by `client`.
 
         `user` is as loaded before its password was checked, which takes a while. A
         password change or a deactivation that lands meanwhile must not miss this
@@ -69,10 +74,15 @@ class LoginSessions:
             await db.rollback()
             raise InvalidCredentialsError("Incorrect username or password")
         scopes = grant_scopes(user.role, requested)
+        now = utcnow()
         login_session = UserSession(
             user_id=user.id,
             scope=format_scope(scopes),
-            expires_at=utcnow() + self._session_lifetime,
+            created_at=now,
+            last_used_at=now,
+            expires_at=now + self._session_lifetime,
+            ip_address=client.address,
+            user_agent=client.user_agent,
         )
         db.add(login_session)
         await db.flush()
@@ -134,6 +144,7 @@ class LoginSessions:
             await db.commit()
             raise invalid
         scopes = parse_scope(login_session.scope) & ROLE_SCOPES[user.role]
+        login_session.last_used_at = now
         return await self._issue_pair(db, user, login_session, scopes)
 
     async def end(self, db: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID) -> None:
@@ -141,6 +152,39 @@ class LoginSessions:
         await revoke_session(db, session_id)
         await self._principals.commit_change(db, user_id)
         security_event("logged_out", user_id=str(user_id), session_id=str(session_id))
+
+    async def list_live(self, db: AsyncSession, user_id: uuid.UUID) -> list[UserSession]:
+        """The user's live sessions, newest first. No more than MAX_SESSIONS_PER_USER are
+        live at once, so the list needs no pages."""
+        rows = await db.scalars(
+            select(UserSession)
+            .where(UserSession.user_id == user_id, UserSession.live_at(utcnow()))
+            .order_by(UserSession.created_at.desc(), UserSession.id)
+        )
+        return list(rows)
+
+    async def end_live(self, db: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID) -> None:
+        """End one of the user's live sessions, chosen from their list.
+
+        Another user's session answers like an unknown one, and so does one that has
+        ended already: nothing tells which ids exist.
+        """
+        now = utcnow()
+        ended = await db.execute(
+            update(UserSession)
+            .where(
+                UserSession.id == session_id,
+                UserSession.user_id == user_id,
+                UserSession.live_at(now),
+            )
+            .values(revoked_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if ended.rowcount != 1:  # type: ignore[attr-defined]
+            await db.rollback()
+            raise NotFoundError("Session not found")
+        await self._principals.commit_change(db, user_id)
+        security_event("session_revoked", user_id=str(user_id), session_id=str(session_id))
 
     async def _issue_pair(
         self, db: AsyncSession, user: User, login_session: UserSession, scopes: frozenset[str]

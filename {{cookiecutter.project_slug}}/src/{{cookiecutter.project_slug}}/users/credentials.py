@@ -23,8 +23,7 @@ class DatabaseSessionStore:
                     .where(
                         User.id == user_id,
                         UserSession.id == session_id,
-                        UserSession.revoked_at.is_(None),
-                        UserSession.expires_at > utcnow(),
+                        UserSession.live_at(utcnow()),
                     )
                 )
             ).one_or_none()

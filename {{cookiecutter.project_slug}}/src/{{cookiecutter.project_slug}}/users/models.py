@@ -2,10 +2,11 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, ForeignKey, String, Uuid
+from sqlalchemy import Boolean, ColumnElement, ForeignKey, String, Uuid, and_
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base, UTCDateTime, utcnow
+from ..security.clients import MAX_ADDRESS_LENGTH, MAX_USER_AGENT_LENGTH
 from ..security.identity import UserSnapshot
 from ..security.scopes import Role
 
@@ -52,6 +53,20 @@ class UserSession(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The login, then each refresh. Every row has one: the app sets it at login and
+    # migration 0003 gave older rows their `created_at`. The column still allows NULL
+    # because SQLite adds a NOT NULL column only by rebuilding the table, and dropping
+    # the old one would cascade into refresh_tokens.
+    last_used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=True)
+    # Where the login came from (security.clients); NULL for sessions older than 0003.
+    ip_address: Mapped[str | None] = mapped_column(String(MAX_ADDRESS_LENGTH))
+    # NULL as well when the client sent none.
+    user_agent: Mapped[str | None] = mapped_column(String(MAX_USER_AGENT_LENGTH))
+
+    @classmethod
+    def live_at(cls, now: datetime) -> ColumnElement[bool]:
+        """The session still works at `now`: neither ended nor expired."""
+        return and_(cls.revoked_at.is_(None), cls.expires_at > now)
 
 
 class RefreshToken(Base):
