@@ -186,6 +186,29 @@ async def accept_code(db: AsyncSession, box: SecretBox, user_id: uuid.UUID, code
     return False
 
 
+async def reencrypt_secrets(db: AsyncSession, box: SecretBox) -> tuple[int, list[uuid.UUID]]:
+    """Encrypt every TOTP secret under the first key; return how many were, and the users
+    whose secret no key opens (it stays as it is)."""
+    rows = (await db.execute(select(TotpSecret.user_id, TotpSecret.encrypted_secret))).all()
+    unreadable = []
+    done = 0
+    for user_id, ciphertext in rows:
+        try:
+            moved = box.reencrypt(ciphertext)
+        except UndecryptableSecretError:
+            unreadable.append(user_id)
+            continue
+        # Only if unchanged: a setup may have replaced the secret meanwhile.
+        await db.execute(
+            update(TotpSecret)
+            .where(TotpSecret.user_id == user_id, TotpSecret.encrypted_secret == ciphertext)
+            .values(encrypted_secret=moved)
+        )
+        await db.commit()
+        done += 1
+    return done, unreadable
+
+
 def _matching_step(box: SecretBox, stored: TotpSecret, code: str) -> int | None:
     try:
         secret = box.decrypt(stored.encrypted_secret)
