@@ -91,6 +91,8 @@ async def confirm_setup(
     user = await get_user(db, user_id)
     if user.mfa_enabled:
         raise ConflictError(ALREADY_ON)
+    # A setup running meanwhile finishes first: the secret read is the one in force.
+    await _lock_user(db, user.id)
     pending = await db.scalar(select(TotpSecret).where(TotpSecret.user_id == user.id))
     if pending is None:
         raise AppError("No two-factor setup to confirm; start one first")
