@@ -5,12 +5,13 @@ from functools import partial
 from typing import Any
 
 import pytest
-from httpx import AsyncClient
+from httpx import ASGITransport, AsyncClient
 from sqlalchemy import event
 
+from {{ cookiecutter.project_slug }}.factory import create_app
 from {{ cookiecutter.project_slug }}.state import Services
 
-from .conftest import PASSWORD, CapturedLogs, UserFactory, bearer, login
+from .conftest import BASE_URL, PASSWORD, CapturedLogs, UserFactory, bearer, login, make_settings
 from .crowd import all_at_once, client_from, loopback
 from .two_factor import (
     CODE_REFUSED,
@@ -113,6 +114,26 @@ async def test_the_cookie_login_needs_the_code_too(
     assert session.json()["token_type"] == "cookie"
     # The cookie the client keeps now authenticates the session.
     assert (await client.get(ME_URL)).json()["mfa_enabled"] is True
+
+
+async def test_a_secret_no_key_opens_refuses_codes_but_not_recovery_codes(
+    client: AsyncClient, make_user: UserFactory, db_url: str, logs: CapturedLogs
+) -> None:
+    username, enrolment = await _enrolled(client, make_user)
+    # The same database, served with a key list that lost the key the secret was made with.
+    rekeyed = create_app(make_settings(db_url, MFA_ENCRYPTION_KEY="another-" + "k" * 40))
+    transport = ASGITransport(app=rekeyed)
+    async with (
+        rekeyed.router.lifespan_context(rekeyed),
+        AsyncClient(transport=transport, base_url=BASE_URL) as elsewhere,
+    ):
+        otp = code_at(enrolment.secret, enrolment.step)
+        refused = await token_login(elsewhere, username, otp=otp)
+        assert refused.status_code == 401
+        assert refused.json() == CODE_REFUSED
+        recovered = await token_login(elsewhere, username, otp=enrolment.recovery_codes[0])
+        assert recovered.status_code == 200
+    assert "opens with no key of MFA_ENCRYPTION_KEY" in logs.text
 
 
 @pytest.mark.parametrize("settings_overrides", [{"RATE_LIMIT_LOGIN": "3/minute"}])
