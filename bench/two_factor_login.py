@@ -106,7 +106,7 @@ def _report(label: str, logins: int, medians: dict[str, float]) -> None:
     plain, totp = medians["plain"], medians["totp"]
     print(
         f"{label:<34} {logins:>5} logins each: without {plain:7.2f} ms, "
-        f"with TOTP {totp:7.2f} ms (+{totp - plain:.2f} ms)"
+        f"with TOTP {totp:7.2f} ms ({totp - plain:+.2f} ms)"
     )
 
 
