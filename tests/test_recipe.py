@@ -225,7 +225,13 @@ def test_migration_creates_the_projects_table_and_nothing_else(recipe: Recipe) -
         ("drop_table", "projects"),
     ]
     assert 'sa.ForeignKeyConstraint(["owner_id"], ["users.id"], ondelete="CASCADE")' in source
-    assert 'down_revision: str | None = "0003"' in source
+    # It follows the template's newest migration: autogenerate ran at head.
+    template_revisions = [
+        path.name.partition("_")[0]
+        for path in (recipe.project / MIGRATIONS).glob("0*.py")
+        if path != recipe.migration()
+    ]
+    assert f'down_revision: str | None = "{max(template_revisions)}"' in source
 
 
 def test_render_suite_passes_with_the_copied_tests(recipe: Recipe) -> None:

@@ -100,7 +100,16 @@ async def empty_redis() -> None:
 SERVER_URL = with_database(
     os.environ.get("DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432"), "postgres"
 )
-TABLES = ("action_tokens", "api_keys", "items", "refresh_tokens", "user_sessions", "users")
+TABLES = (
+    "action_tokens",
+    "api_keys",
+    "items",
+    "recovery_codes",
+    "refresh_tokens",
+    "totp_secrets",
+    "user_sessions",
+    "users",
+)
 
 
 async def _run_on_server(statement: str) -> None:

@@ -1,5 +1,5 @@
 """The commands: `create-user` (any role, refuses bad input, leaks no password), `set-role`
-(the way back in after a lockout) and `purge`.
+(the way back in after a lockout), `purge` and `rotate-mfa-key`.
 
 `cli.main` runs its own event loop (asyncio.run), so these tests are plain functions.
 """
@@ -23,6 +23,8 @@ from {{ cookiecutter.project_slug }} import cli
 from {{ cookiecutter.project_slug }}.config import Settings, get_settings
 from {{ cookiecutter.project_slug }}.db import create_engine, create_sessionmaker, utcnow
 from {{ cookiecutter.project_slug }}.factory import create_app
+from {{ cookiecutter.project_slug }}.mfa.models import TotpSecret
+from {{ cookiecutter.project_slug }}.security.encryption import SecretBox
 from {{ cookiecutter.project_slug }}.security.scopes import Role
 from {{ cookiecutter.project_slug }}.users.models import RefreshToken, User, UserSession
 
@@ -319,6 +321,69 @@ def test_purge_deletes_expired_rows_and_prints_the_counts(
     assert err == ""
     assert cli.main(["purge"]) == 0
     assert capsys.readouterr().out == NOTHING_TO_PURGE
+
+
+NEW_MFA_KEY = "new-" + "n" * 40
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+ROTATED = "TOTP secrets re-encrypted under the first key of MFA_ENCRYPTION_KEY: {}\n"
+
+
+async def _user_id(url: str, username: str) -> str:
+    engine = create_engine(url)
+    async with create_sessionmaker(engine)() as db:
+        user_id = await db.scalar(select(User.id).where(User.username == username))
+    await engine.dispose()
+    return str(user_id)
+
+
+async def _stored_totp_secret(url: str, username: str, ciphertext: str | None = None) -> str:
+    """The user's encrypted TOTP secret; first stored as `ciphertext` when it is given."""
+    engine = create_engine(url)
+    async with create_sessionmaker(engine)() as db:
+        user = (await db.scalars(select(User).where(User.username == username))).one()
+        if ciphertext is not None:
+            db.add(TotpSecret(user_id=user.id, encrypted_secret=ciphertext))
+            await db.commit()
+        stored = await db.get(TotpSecret, user.id)
+        assert stored is not None
+        result = stored.encrypted_secret
+    await engine.dispose()
+    return result
+
+
+def test_rotate_mfa_key_moves_every_secret_under_the_first_key(
+    cli_env: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _create_user(monkeypatch) == 0
+    made_with_secret_key = SecretBox([TEST_SECRET_KEY]).encrypt(TOTP_SECRET)
+    asyncio.run(_stored_totp_secret(cli_env, "rootadmin-cli", made_with_secret_key))
+    monkeypatch.setenv("MFA_ENCRYPTION_KEY", f"{NEW_MFA_KEY},{TEST_SECRET_KEY}")
+    get_settings.cache_clear()
+    capsys.readouterr()
+    assert cli.main(["rotate-mfa-key"]) == 0
+    assert capsys.readouterr().out == ROTATED.format(1)
+    moved = asyncio.run(_stored_totp_secret(cli_env, "rootadmin-cli"))
+    assert SecretBox([NEW_MFA_KEY]).decrypt(moved) == TOTP_SECRET
+
+
+def test_rotate_mfa_key_names_the_users_whose_secret_no_key_opens(
+    cli_env: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _create_user(monkeypatch) == 0
+    made_with_secret_key = SecretBox([TEST_SECRET_KEY]).encrypt(TOTP_SECRET)
+    asyncio.run(_stored_totp_secret(cli_env, "rootadmin-cli", made_with_secret_key))
+    monkeypatch.setenv("MFA_ENCRYPTION_KEY", NEW_MFA_KEY)
+    get_settings.cache_clear()
+    capsys.readouterr()
+    assert cli.main(["rotate-mfa-key"]) == 1
+    out, err = capsys.readouterr()
+    assert out == ROTATED.format(0)
+    user_id = asyncio.run(_user_id(cli_env, "rootadmin-cli"))
+    assert err == (
+        f"error: no key of MFA_ENCRYPTION_KEY opens the TOTP secret of these users: {user_id}; "
+        "list their old key again, or reset their two-factor authentication\n"
+    )
+    assert asyncio.run(_stored_totp_secret(cli_env, "rootadmin-cli")) == made_with_secret_key
 {%- if cookiecutter.use_redis == "yes" %}
 
 

@@ -1,8 +1,9 @@
 """A login opens no session for a password or an account that changed while it was checked.
 
-Checking a password takes a while (the hash), and a password change or a deactivation
-may commit meanwhile. These tests put that change exactly there: between loading the
-user, as a login does before hashing, and opening the session.
+Checking a password takes a while (the hash), and a password change, a deactivation or
+two-factor authentication turned on may commit meanwhile. These tests put that change
+exactly there: between loading the user, as a login does before hashing, and opening the
+session.
 """
 
 import pytest
@@ -28,7 +29,11 @@ async def _change_meanwhile(services: Services, user_id: object, **values: objec
         await other.commit()
 
 
-@pytest.mark.parametrize("change", [{"hashed_password": "$argon2id$changed"}, {"is_active": False}])
+@pytest.mark.parametrize(
+    "change",
+    [{"hashed_password": "$argon2id$changed"}, {"is_active": False}, {"mfa_enabled": True}],
+    ids=["password", "deactivation", "two-factor"],
+)
 async def test_a_change_during_the_check_leaves_no_session(
     services: Services, make_user: UserFactory, change: dict[str, object]
 ) -> None:

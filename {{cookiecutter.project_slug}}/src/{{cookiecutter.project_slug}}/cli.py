@@ -1,4 +1,5 @@
-"""Command line: `{{ cookiecutter.project_slug }} serve` (the default), `create-user`, `set-role` and `purge`."""
+"""Command line: `{{ cookiecutter.project_slug }} serve` (the default), `create-user`, `set-role`, `purge` and
+`rotate-mfa-key`."""
 
 import argparse
 import asyncio
@@ -16,6 +17,7 @@ from .config import Settings, get_settings
 from .db import create_engine
 from .errors import ConflictError
 from .factory import create_services
+from .mfa.service import reencrypt_secrets
 from .migrate import DatabaseNotReadyError, prepare_schema
 from .purge import purge_expired
 from .security.events import security_event
@@ -150,6 +152,23 @@ def purge_command(_args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+async def _rotate_mfa_key(settings: Settings) -> tuple[int, list[uuid.UUID]]:
+    async with _services(settings) as services, services.sessionmaker() as session:
+        return await reencrypt_secrets(session, services.totp_secrets)
+
+
+def rotate_mfa_key_command(_args: argparse.Namespace, settings: Settings) -> int:
+    done, unreadable = asyncio.run(_rotate_mfa_key(settings))
+    print(f"TOTP secrets re-encrypted under the first key of MFA_ENCRYPTION_KEY: {done}")
+    if unreadable:
+        users = ", ".join(str(user_id) for user_id in unreadable)
+        raise CommandError(
+            f"no key of MFA_ENCRYPTION_KEY opens the TOTP secret of these users: {users}; "
+            "list their old key again, or reset their two-factor authentication"
+        )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="{{ cookiecutter.project_slug }}", description=__doc__)
     commands = parser.add_subparsers(dest="command")
@@ -172,6 +191,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "purge", help="delete expired sessions, links and old API keys now; print the counts"
     )
+    commands.add_parser(
+        "rotate-mfa-key",
+        help="encrypt every TOTP secret under the first key of MFA_ENCRYPTION_KEY, so the "
+        "keys after it can be dropped",
+    )
     return parser
 
 
@@ -189,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         "create-user": create_user_command,
         "set-role": set_role_command,
         "purge": purge_command,
+        "rotate-mfa-key": rotate_mfa_key_command,
     }
     try:
         return commands[args.command or "serve"](args, settings)

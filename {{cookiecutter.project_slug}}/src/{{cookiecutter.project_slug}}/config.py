@@ -46,6 +46,10 @@ def _split_list(value: object) -> object:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
+def _split_keys(value: str) -> list[str]:
+    return [key.strip() for key in value.split(",") if key.strip()]
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_file=".env",
@@ -92,6 +96,9 @@ class Settings(BaseSettings):
     REQUIRE_VERIFIED_EMAIL: bool = False
     JWT_ISSUER: str = "{{ cookiecutter.project_slug }}"
     JWT_AUDIENCE: str = "{{ cookiecutter.project_slug }}-api"
+    # Keys that encrypt TOTP secrets, comma-separated: the first encrypts, any decrypts
+    # (README, "Two-factor authentication"). Empty: SECRET_KEY alone.
+    MFA_ENCRYPTION_KEY: SecretStr | None = None
 
     HOST: str = "127.0.0.1"
     PORT: int = Field(default=8000, ge=1, le=65535)
@@ -138,7 +145,12 @@ class Settings(BaseSettings):
     )(_split_list)
 
     @field_validator(
-        "DOCS_PASSWORD", "FIRST_ADMIN_EMAIL", "FIRST_ADMIN_PASSWORD", "SMTP_PASSWORD", mode="before"
+        "DOCS_PASSWORD",
+        "FIRST_ADMIN_EMAIL",
+        "FIRST_ADMIN_PASSWORD",
+        "SMTP_PASSWORD",
+        "MFA_ENCRYPTION_KEY",
+        mode="before",
     )
     @classmethod
     def _empty_means_unset(cls, value: object) -> object:
@@ -189,6 +201,21 @@ class Settings(BaseSettings):
             raise ValueError("SECRET_KEY is a well-known placeholder; generate a random one")
         if len(key) < MIN_SECRET_KEY_LENGTH:
             raise ValueError(f"SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters")
+        return value
+
+    @field_validator("MFA_ENCRYPTION_KEY")
+    @classmethod
+    def _mfa_keys_are_strong(cls, value: SecretStr | None) -> SecretStr | None:
+        keys = _split_keys(value.get_secret_value()) if value is not None else []
+        if value is not None and not keys:
+            raise ValueError("MFA_ENCRYPTION_KEY holds no key; leave it empty or list keys")
+        for position, key in enumerate(keys, start=1):
+            # Named by position: the message must not show a key.
+            if key.lower() in PLACEHOLDER_SECRETS or len(key) < MIN_SECRET_KEY_LENGTH:
+                raise ValueError(
+                    f"MFA_ENCRYPTION_KEY's key {position} must be a random string of at "
+                    f"least {MIN_SECRET_KEY_LENGTH} characters"
+                )
         return value
 
     @field_validator("COOKIE_SECURE", mode="before")
@@ -269,6 +296,13 @@ class Settings(BaseSettings):
     @property
     def cookie_secure(self) -> bool:
         return self.is_production if self.COOKIE_SECURE is None else self.COOKIE_SECURE
+
+    @property
+    def mfa_encryption_keys(self) -> list[str]:
+        """The keys of TOTP secrets, the one that encrypts first."""
+        if self.MFA_ENCRYPTION_KEY is None:
+            return [self.SECRET_KEY.get_secret_value()]
+        return _split_keys(self.MFA_ENCRYPTION_KEY.get_secret_value())
 
     @property
     def is_sqlite(self) -> bool:

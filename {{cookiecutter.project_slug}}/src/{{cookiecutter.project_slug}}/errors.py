@@ -113,6 +113,12 @@ class InvalidCredentialsError(AppError):
     headers = {"WWW-Authenticate": "Bearer"}  # noqa: RUF012 - read-only class constant
 
 
+class SecondFactorError(InvalidCredentialsError):
+    """The password was right; the login needs a (valid, unused) two-factor code."""
+
+    headers = {"WWW-Authenticate": 'Bearer error="mfa_required"'}  # noqa: RUF012
+
+
 async def handle_app_error(_request: Request, exc: Exception) -> JSONResponse:
     error = cast(AppError, exc)  # registered for AppError only
     if isinstance(error, UnprocessableError):

@@ -30,6 +30,7 @@ from .errors import (
 )
 from .items.router import router as items_router
 from .mail import create_mail_sender
+from .mfa.router import router as mfa_router
 from .middleware.body_limit import BodyLimitMiddleware
 from .middleware.cors import JsonCORSMiddleware
 from .middleware.https_redirect import HTTPSRedirectMiddleware
@@ -44,6 +45,7 @@ from .purge import periodic_purge
 from .redis_state import RedisAuthVersions, create_pool, rate_limit_storage
 {%- endif %}
 from .security.cookies import CSRF_HEADER, CookiePolicy, CsrfTokens
+from .security.encryption import SecretBox
 from .security.password_guard import PasswordGuard
 from .security.passwords import HasherBusyError, PasswordHasher
 from .security.principal_cache import (
@@ -97,6 +99,7 @@ def create_services(settings: Settings) -> Services:
         api_keys=DatabaseApiKeyStore(sessionmaker),
         cookies=cookie_policy(settings),
         csrf=CsrfTokens(settings.SECRET_KEY.get_secret_value()),
+        totp_secrets=SecretBox(settings.mfa_encryption_keys),
         limiter=limiter,
     )
 
@@ -166,7 +169,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # Each router is included once, straight into the app, busiest first: a request
     # walks the route tables in order, and each table costs about 20 us to pass.
-    protected = (users_router, items_router, admin_router, api_keys_router, sessions_router)
+    protected = (
+        users_router,
+        items_router,
+        admin_router,
+        api_keys_router,
+        sessions_router,
+        mfa_router,
+    )
     for router in protected:
         app.include_router(router, prefix=API_PREFIX)
     # /auth sets its own limits: RATE_LIMIT_LOGIN on the endpoints that take no token.

@@ -3,6 +3,17 @@
 from .api_keys.models import ApiKey
 from .db import Base
 from .items.models import Item
+from .mfa.models import RecoveryCode, TotpSecret
 from .users.models import ActionToken, RefreshToken, User, UserSession
 
-__all__ = ["ActionToken", "ApiKey", "Base", "Item", "RefreshToken", "User", "UserSession"]
+__all__ = [
+    "ActionToken",
+    "ApiKey",
+    "Base",
+    "Item",
+    "RecoveryCode",
+    "RefreshToken",
+    "TotpSecret",
+    "User",
+    "UserSession",
+]

@@ -11,6 +11,7 @@ from .config import Settings
 from .mail import MailSender
 from .security.cookies import CookiePolicy, CsrfTokens
 from .security.credentials import ApiKeyStore, SessionStore
+from .security.encryption import SecretBox
 from .security.password_guard import PasswordGuard
 from .security.passwords import PasswordHasher
 from .security.principal_cache import PrincipalCache
@@ -35,6 +36,8 @@ class Services:
     # None when COOKIE_SESSIONS is off: no request is authenticated by a cookie.
     cookies: CookiePolicy | None
     csrf: CsrfTokens
+    # Encrypts and decrypts TOTP secrets, with the keys of MFA_ENCRYPTION_KEY.
+    totp_secrets: SecretBox
 
 
 async def get_services(request: Request) -> Services:

@@ -1,9 +1,10 @@
 import uuid
 
-from fastapi import APIRouter
+from fastapi import APIRouter, status
 
 from ..access.dependencies import Admin
 from ..errors import error_responses
+from ..mfa import service as mfa_service
 from ..pagination import Page, PageDep
 from ..security.events import security_event
 from ..state import DbDep, ServicesDep
@@ -37,3 +38,13 @@ async def update_user(
             "role_changed", user_id=str(user.id), by=str(principal.user.id), role=user.role
         )
     return UserPublic.model_validate(user)
+
+
+@router.delete(
+    "/users/{user_id}/mfa",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(404, 409),
+)
+async def reset_mfa(user_id: uuid.UUID, principal: Admin, services: ServicesDep, db: DbDep) -> None:
+    """Turn a user's two-factor authentication off (a lost device); their logins end."""
+    await mfa_service.reset(db, services.principals, user_id, actor_id=principal.user.id)

@@ -17,7 +17,7 @@ from ..security.clients import client_address, client_details
 from ..security.cookies import CSRF_HEADER, CookiePolicy
 from ..state import DbDep, Services, ServicesDep
 from . import service
-from .schemas import TokenPair
+from .schemas import OtpField, TokenPair
 from .sessions import LoginSessionsDep
 from .throttling import limit_refresh, limit_unauthenticated, shed_when_hashing_is_full
 
@@ -104,13 +104,16 @@ async def cookie_login(
     services: ServicesDep,
     sessions: LoginSessionsDep,
     db: DbDep,
+    otp: OtpField = None,
 ) -> CookieSession:
-    """The /auth/token form; the tokens come back as HttpOnly cookies."""
+    """The /auth/token form, `otp` included; the tokens come back as HttpOnly cookies."""
     user = await service.log_in(
         db,
         services.passwords,
+        services.totp_secrets,
         login=form.username,
         password=form.password,
+        otp=otp,
         client=client_address(request),
         require_verified_email=services.settings.REQUIRE_VERIFIED_EMAIL,
     )

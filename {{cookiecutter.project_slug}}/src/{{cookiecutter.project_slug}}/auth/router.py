@@ -15,6 +15,7 @@ from . import service
 from .schemas import (
     EmailAddress,
     Message,
+    OtpField,
     PasswordResetConfirm,
     RefreshRequest,
     TokenPair,
@@ -37,13 +38,17 @@ async def login(
     services: ServicesDep,
     sessions: LoginSessionsDep,
     db: DbDep,
+    otp: OtpField = None,
 ) -> TokenPair:
-    """OAuth2 password flow: `username` may be the username or the email address."""
+    """OAuth2 password flow: `username` may be the username or the email address; `otp`
+    carries a code when the user has two-factor authentication on."""
     user = await service.log_in(
         db,
         services.passwords,
+        services.totp_secrets,
         login=form.username,
         password=form.password,
+        otp=otp,
         client=client_address(request),
         require_verified_email=services.settings.REQUIRE_VERIFIED_EMAIL,
     )

@@ -2,6 +2,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
+from fastapi import Form
 from pydantic import BaseModel, EmailStr, Field
 
 from ..schemas import RequestBody
@@ -9,6 +10,16 @@ from ..security.clients import MAX_USER_AGENT_LENGTH
 
 # Tokens we issue are 43 characters; the bound keeps junk out, not mistaken tokens.
 OpaqueToken = Annotated[str, Field(min_length=1, max_length=4096)]
+
+# The login form's field for users with two-factor authentication on.
+OtpField = Annotated[
+    str | None,
+    Form(
+        max_length=64,
+        description="With two-factor authentication on: the current TOTP code, or an "
+        "unused recovery code.",
+    ),
+]
 
 
 class TokenPair(BaseModel):

@@ -14,9 +14,12 @@ from ..errors import (
     AppError,
     EmailNotVerifiedError,
     InvalidCredentialsError,
+    SecondFactorError,
     UnprocessableError,
     error_responses,
 )
+from ..mfa.service import accept_code
+from ..security.encryption import SecretBox
 from ..security.events import security_event
 from ..security.password_guard import PasswordGuard
 from ..security.passwords import MAX_PASSWORD_LENGTH, PasswordHasher, password_problem
@@ -44,13 +47,16 @@ def login_hint(name: str) -> str:
 async def log_in(
     db: AsyncSession,
     passwords: PasswordGuard,
+    totp_secrets: SecretBox,
     *,
     login: str,
     password: str,
+    otp: str | None,
     client: str,
     require_verified_email: bool,
 ) -> User:
-    """The user whose login and password these are, ready for a new login session."""
+    """The user whose login and password these are (and, with two-factor on, a code of
+    theirs), ready for a new login session."""
     passwords.hasher.ensure_room()
     login_name = login.strip().lower()[:MAX_LOGIN_LENGTH]
     user = None
@@ -81,8 +87,24 @@ async def log_in(
         raise AppError("Inactive user")
     if require_verified_email and not user.email_verified:
         raise EmailNotVerifiedError("Email address not verified")
+    if user.mfa_enabled:
+        # Last, so that no code is spent on a login refused for another reason. Guessing
+        # codes needs the password, and each guess was counted with it above.
+        await _check_second_factor(db, totp_secrets, user, otp, client)
     security_event("login_succeeded", user_id=str(user.id), client=client)
     return user
+
+
+async def _check_second_factor(
+    db: AsyncSession, totp_secrets: SecretBox, user: User, otp: str | None, client: str
+) -> None:
+    # The password was right: telling so is unavoidable, since a client must learn that a
+    # code is needed. A wrong code is told apart from a missing one for the same reason.
+    if not otp:
+        raise SecondFactorError("MFA code required")
+    if not await accept_code(db, totp_secrets, user.id, otp):
+        security_event("mfa_code_rejected", user_id=str(user.id), client=client)
+        raise SecondFactorError("Invalid or already used MFA code")
 
 
 async def reset_password(

@@ -54,11 +54,12 @@ class LoginSessions:
         opened by `client`.
 
         `user` is as loaded before its password was checked, which takes a while. A
-        password change or a deactivation that lands meanwhile must not miss this
-        session: the first statement claims the user's row (a row lock on PostgreSQL,
-        the write lock on SQLite) only while the password and the active state are
-        still the ones checked, so such a change either comes first and refuses this
-        login, or waits for it and then ends this session with the others.
+        password change, a deactivation or two-factor authentication turned on that
+        lands meanwhile must not miss this session: the first statement claims the
+        user's row (a row lock on PostgreSQL, the write lock on SQLite) only while the
+        password, the active state and the two-factor state are still the ones checked,
+        so such a change either comes first and refuses this login, or waits for it and
+        then ends this session with the others.
         """
         still_valid = await db.execute(
             update(User)
@@ -66,6 +67,7 @@ class LoginSessions:
                 User.id == user.id,
                 User.hashed_password == user.hashed_password,
                 User.is_active.is_(True),
+                User.mfa_enabled.is_(user.mfa_enabled),
             )
             .values(updated_at=User.updated_at)
             .execution_options(synchronize_session=False)

@@ -20,4 +20,5 @@ class UserSnapshot:
     role: Role
     is_active: bool
     email_verified: bool
+    mfa_enabled: bool
     created_at: datetime

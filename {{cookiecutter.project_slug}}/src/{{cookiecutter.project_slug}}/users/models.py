@@ -2,7 +2,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, ColumnElement, ForeignKey, String, Uuid, and_
+from sqlalchemy import Boolean, ColumnElement, ForeignKey, String, Uuid, and_, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base, UTCDateTime, utcnow
@@ -23,6 +23,9 @@ class User(Base):
     role: Mapped[Role] = mapped_column(String(16), default=Role.USER)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Two-factor authentication is on: every login needs a code (mfa/). Kept on this row,
+    # so that a login without it reads nothing else.
+    mfa_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -35,6 +38,7 @@ class User(Base):
             role=Role(self.role),
             is_active=self.is_active,
             email_verified=self.email_verified,
+            mfa_enabled=self.mfa_enabled,
             created_at=self.created_at,
         )
 

@@ -41,6 +41,7 @@ class UserPublic(BaseModel):
     role: Role
     is_active: bool
     email_verified: bool
+    mfa_enabled: bool
     created_at: datetime
 
 

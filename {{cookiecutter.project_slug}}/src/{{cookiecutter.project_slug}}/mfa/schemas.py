@@ -1,0 +1,34 @@
+from typing import Annotated
+
+from pydantic import BaseModel, Field
+
+from ..schemas import RequestBody
+from ..users.schemas import Password
+
+# A TOTP code (6 digits) or a recovery code (xxxx-xxxx-xxxx-xxxx); the bound keeps junk out.
+Code = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class TotpSetupRequest(RequestBody):
+    current_password: Password
+
+
+class TotpSetup(BaseModel):
+    # Base32, for an authenticator app that cannot read the URI.
+    secret: str
+    otpauth_uri: str
+
+
+class TotpConfirm(RequestBody):
+    code: Code
+
+
+class RecoveryCodes(BaseModel):
+    recovery_codes: list[str] = Field(
+        description="Single-use codes for logins without the device; shown this once."
+    )
+
+
+class TotpDisable(RequestBody):
+    current_password: Password
+    code: Code
