@@ -17,7 +17,7 @@ import time
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from json.encoder import encode_basestring_ascii
-from typing import Any, Literal, TextIO
+from typing import Any, Literal
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 
@@ -139,12 +139,12 @@ class AccessLog:
     """
 
     def __init__(self) -> None:
-        self._handler: logging.StreamHandler[TextIO] | None = None
+        self._handler: logging.StreamHandler[Any] | None = None
         # The time to the second, formatted once a second rather than once a line.
         self._second = -1
         self._second_text = ""
 
-    def write_to(self, handler: "logging.StreamHandler[TextIO] | None") -> None:
+    def write_to(self, handler: "logging.StreamHandler[Any] | None") -> None:
         self._handler = handler
 
     @staticmethod
