@@ -1,7 +1,9 @@
+import asyncio
 import io
 import json
 import logging
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -211,23 +213,27 @@ async def test_access_line_of_a_hostile_path_is_one_redacted_line(
 
 
 async def test_json_logging_writes_access_lines_past_the_record_machinery(
-    client: AsyncClient, monkeypatch: pytest.MonkeyPatch
+    client: AsyncClient, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    stream = io.StringIO()
-    monkeypatch.setattr("sys.stdout", stream)
-    configure_logging("INFO", "json")
-    records: list[logging.LogRecord] = []
+    log_file = tmp_path / "server.log"
+    with log_file.open("w") as stdout:
+        monkeypatch.setattr("sys.stdout", stdout)
+        configure_logging("INFO", "json")
+        records: list[logging.LogRecord] = []
 
-    def remember(record: logging.LogRecord) -> bool:
-        records.append(record)
-        return True
+        def remember(record: logging.LogRecord) -> bool:
+            records.append(record)
+            return True
 
-    logging.getLogger().handlers[0].addFilter(remember)
-    try:
-        await client.get("/api/v1/health", headers={"X-Request-ID": "direct-1"})
-    finally:
-        access_log.write_to(None)
-    (line,) = [json.loads(text) for text in stream.getvalue().splitlines() if "direct-1" in text]
+        logging.getLogger().handlers[0].addFilter(remember)
+        try:
+            await client.get("/api/v1/health", headers={"X-Request-ID": "direct-1"})
+            # The line is in the file once the event loop has passed once more.
+            await asyncio.sleep(0)
+            written = log_file.read_text()
+        finally:
+            access_log.write_to(None)
+    (line,) = [json.loads(text) for text in written.splitlines() if "direct-1" in text]
     assert line["logger"] == "{{ cookiecutter.project_slug }}.access"
     assert (line["path"], line["status"]) == ("/api/v1/health", 200)
     assert not [record for record in records if record.name.endswith(".access")]

@@ -9,6 +9,7 @@ The access line, one per request, is the hottest line there is: `AccessLog` writ
 in the JSON format without logging's record machinery (see there).
 """
 
+import asyncio
 import json
 import logging
 import logging.config
@@ -126,10 +127,11 @@ class AccessLog:
     """The access line: time, request id, method, path, status, duration, client, user id.
 
     Through `logging`, a line costs about 70 us (a LogRecord, two filters whose regexes
-    run over every field, a datetime, json.dumps), as much as the rest of a cached
-    request. So once `write_to` names a handler (configure_logging does, for the JSON
-    format), the line is formatted here and written to that handler's stream under its
-    lock: the line JsonFormatter would write, with the same keys in the same order.
+    run over every field, a datetime, json.dumps, a write to the file), as much as the
+    rest of a cached request. So once `write_to` names a handler (configure_logging
+    does, for the JSON format), the line is formatted here and written to that
+    handler's stream under its lock, flushed once per pass of the event loop: the line
+    JsonFormatter would write, with the same keys in the same order.
     Every string is JSON-escaped, so CR and LF cannot start a forged line; the request
     id is the one RequestIdFilter would add; of the fields, only the path is chosen by
     the caller, and only it can hold a secret, so it alone is redacted. Otherwise (the
@@ -140,6 +142,7 @@ class AccessLog:
 
     def __init__(self) -> None:
         self._handler: logging.StreamHandler[Any] | None = None
+        self._flush_pending = False
         # The time to the second, formatted once a second rather than once a line.
         self._second = -1
         self._second_text = ""
@@ -187,9 +190,26 @@ class AccessLog:
         handler.acquire()
         try:
             handler.stream.write(line)
-            handler.stream.flush()
         finally:
             handler.release()
+        self._flush_soon(handler)
+
+    def _flush_soon(self, handler: "logging.StreamHandler[Any]") -> None:
+        """Flush once the event loop has run what is ready: the requests that end in the
+        same pass share one write to the file (another record's write flushes them
+        first, in order; so does logging's shutdown at exit)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            handler.flush()
+            return
+        if not self._flush_pending:
+            self._flush_pending = True
+            loop.call_soon(self._flush, handler)
+
+    def _flush(self, handler: "logging.StreamHandler[Any]") -> None:
+        self._flush_pending = False
+        handler.flush()
 
 
 # The line JsonFormatter writes for the access record: its keys in its order, the
