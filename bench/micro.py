@@ -1,14 +1,19 @@
-"""In-process cost of authenticating a bearer request, in microseconds per call.
+"""In-process costs of a request, in microseconds per call: authenticating a bearer
+token, and writing the access line.
 
 Run by bench/run.py with the rendered project's Python, against the database of a server
 it has just logged in to (DATABASE_URL, SECRET_KEY and the token BENCH_TOKEN in the
-environment). Prints one JSON object.
+environment). Prints one JSON object. With `--access-log-only` it times only the access
+line, which needs no database (bench/run.py times the base commit's render that way).
 """
 
 import asyncio
 import json
+import logging
 import os
 import statistics
+import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -19,7 +24,10 @@ from fastapi.security import SecurityScopes
 from secure_api.access.dependencies import authorize
 from secure_api.config import get_settings
 from secure_api.factory import create_services
+from secure_api.log import configure_logging
+from secure_api.middleware.request_context import RequestContextMiddleware
 from starlette.requests import Request
+from starlette.types import Receive, Scope, Send
 
 REPEATS = 5
 UNSEEN_BATCH = 1000
@@ -52,7 +60,50 @@ async def per_await(call: Callable[[], Awaitable[Any]], n: int) -> float:
     return statistics.median(timings)
 
 
+async def _answer_ok(scope: Scope, _receive: Receive, send: Send) -> None:
+    scope["state"]["user_id"] = "0b9e4c7e-4a5e-4b8e-9c1d-2f3a4b5c6d7e"
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"{}"})
+
+
+async def access_line_cost() -> float:
+    """The access line's share of a request: RequestContextMiddleware around an app that
+    only answers, with the access logger on minus with it off, the JSON lines going to a
+    file as LOG_LEVEL=INFO sends them to a redirected stdout."""
+    middleware = RequestContextMiddleware(_answer_ok)
+    headers = [(b"host", b"127.0.0.1"), (b"authorization", b"Bearer x")]
+    scope = {"type": "http", "method": "GET", "path": "/api/v1/users/me", "headers": headers}
+    scope["client"] = ("127.0.0.1", 4242)
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(_message: Any) -> None:
+        return None
+
+    async def request() -> None:
+        await middleware({**scope, "state": {}}, receive, send)
+
+    stdout = sys.stdout
+    access = logging.getLogger("secure_api.access")
+    with tempfile.TemporaryFile("w") as log_file:
+        sys.stdout = log_file
+        try:
+            configure_logging("INFO", "json")
+            with_line = await per_await(request, 20000)
+            access.setLevel(logging.WARNING)
+            without_line = await per_await(request, 20000)
+        finally:
+            access.setLevel(logging.NOTSET)
+            sys.stdout = stdout
+            logging.getLogger().handlers.clear()
+    return with_line - without_line
+
+
 async def main() -> None:
+    if "--access-log-only" in sys.argv:
+        print(json.dumps({"access_line": await access_line_cost()}))
+        return
     # Thousands of calls from one caller: the default limit must not be what is timed.
     settings = get_settings().model_copy(update={"RATE_LIMIT_DEFAULT": "100000000/minute"})
     services = create_services(settings)
@@ -60,7 +111,7 @@ async def main() -> None:
     token = os.environ["BENCH_TOKEN"]
     codec = services.tokens
     claims = codec.decode_access_token(token)
-    user_id, session_id = uuid.UUID(claims.subject), uuid.UUID(claims.session_id)
+    user_id = uuid.UUID(claims.subject)
 
     def decode_repeatedly(n: int) -> None:
         for _ in range(n):
@@ -96,7 +147,6 @@ async def main() -> None:
 
     await authenticate()
     principals = services.principals
-    result["cache_get"] = await per_await(lambda: principals.get(session_id, user_id), 20000)
     result["auth_hit"] = await per_await(authenticate, 3000)
 
     async def miss() -> object:
@@ -107,6 +157,7 @@ async def main() -> None:
     result["auth_miss"] = await per_await(miss, 300)
     await services.engine.dispose()
     services.hasher.close()
+    result["access_line"] = await access_line_cost()
     print(json.dumps(result))
 
 

@@ -40,7 +40,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from {{ cookiecutter.project_slug }}.config import Settings
 from {{ cookiecutter.project_slug }}.db import create_engine
 from {{ cookiecutter.project_slug }}.factory import create_app
-from {{ cookiecutter.project_slug }}.log import JsonFormatter, RedactingFilter, RequestIdFilter
+from {{ cookiecutter.project_slug }}.log import JsonFormatter, RedactingFilter, RequestIdFilter, access_log
 from {{ cookiecutter.project_slug }}.migrate import migrate
 from {{ cookiecutter.project_slug }}.security.scopes import Role
 from {{ cookiecutter.project_slug }}.state import Services
@@ -270,7 +270,10 @@ def logs() -> Iterator[CapturedLogs]:
     previous_level = root.level
     root.addHandler(handler)
     root.setLevel(logging.INFO)
+    # As configure_logging does: access lines are written to the handler directly.
+    access_log.write_to(handler)
     yield captured
+    access_log.write_to(None)
     root.removeHandler(handler)
     root.setLevel(previous_level)
 

@@ -1,11 +1,24 @@
+import asyncio
+import io
 import json
 import logging
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 from httpx import AsyncClient
 
-from {{ cookiecutter.project_slug }}.log import REDACTED, ConsoleFormatter, JsonFormatter, redact_text
+from {{ cookiecutter.project_slug }}.log import (
+    REDACTED,
+    AccessLog,
+    ConsoleFormatter,
+    JsonFormatter,
+    access_log,
+    configure_logging,
+    redact_text,
+    request_id_var,
+)
 
 from .conftest import PASSWORD, CapturedLogs, UserFactory, bearer, login
 
@@ -153,3 +166,74 @@ def test_json_lines_leave_out_uvicorns_colour_copy_of_the_message() -> None:
     line = json.loads(JsonFormatter().format(record))
     assert line["message"] == "Uvicorn running"
     assert "color_message" not in line
+
+
+ACCESS_FIELDS: dict[str, Any] = {
+    "method": "GET",
+    "path": "/api/v1/caf\u00e9/token=abc123\r\nx",
+    "status": 404,
+    "duration_ms": 1.25,
+    "client": "127.0.0.1",
+    "user_id": None,
+}
+
+
+def test_access_line_written_directly_is_the_line_logging_would_write(
+    logs: CapturedLogs,
+) -> None:
+    direct = io.StringIO()
+    writer = AccessLog()
+    writer.write_to(logging.StreamHandler(direct))
+    token = request_id_var.set("same-id")
+    try:
+        writer.write(**ACCESS_FIELDS)
+        # Without a handler of its own, through the access logger and the root's handler.
+        AccessLog().write(**ACCESS_FIELDS)
+    finally:
+        request_id_var.reset(token)
+    written, logged = json.loads(direct.getvalue()), logs.lines()[-1]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", written.pop("time"))
+    logged.pop("time")
+    assert list(written.items()) == list(logged.items())
+    assert written["path"] == f"/api/v1/caf\u00e9/token={REDACTED}\r\nx"
+    assert direct.getvalue().isascii()
+    assert direct.getvalue().count("\n") == 1
+
+
+async def test_access_line_of_a_hostile_path_is_one_redacted_line(
+    client: AsyncClient, logs: CapturedLogs
+) -> None:
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
+    path = f"/api/v1/x%0d%0a%22forged%22:%20true/{jwt}"
+    await client.get(path, headers={"X-Request-ID": "hostile-1"})
+    lines = [line for line in _access_lines(logs) if line["request_id"] == "hostile-1"]
+    assert len(lines) == 1
+    assert lines[0]["path"] == f'/api/v1/x\r\n"forged": true/{REDACTED}'
+    assert jwt not in logs.text
+
+
+async def test_json_logging_writes_access_lines_past_the_record_machinery(
+    client: AsyncClient, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    log_file = tmp_path / "server.log"
+    with log_file.open("w") as stdout:
+        monkeypatch.setattr("sys.stdout", stdout)
+        configure_logging("INFO", "json")
+        records: list[logging.LogRecord] = []
+
+        def remember(record: logging.LogRecord) -> bool:
+            records.append(record)
+            return True
+
+        logging.getLogger().handlers[0].addFilter(remember)
+        try:
+            await client.get("/api/v1/health", headers={"X-Request-ID": "direct-1"})
+            # The line is in the file once the event loop has passed once more.
+            await asyncio.sleep(0)
+            written = log_file.read_text()
+        finally:
+            access_log.write_to(None)
+    (line,) = [json.loads(text) for text in written.splitlines() if "direct-1" in text]
+    assert line["logger"] == "{{ cookiecutter.project_slug }}.access"
+    assert (line["path"], line["status"]) == ("/api/v1/health", 200)
+    assert not [record for record in records if record.name.endswith(".access")]

@@ -1,11 +1,12 @@
 """Two served processes sharing one database and one Redis, as two workers would."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from typing import Any
 
 import httpx
 import pytest
+import redis
 
 from .conftest import PASSWORD
 from .processes import app_environment, served_app
@@ -18,18 +19,26 @@ LOGIN_LIMIT = 8
 
 
 @pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
 {%- if cookiecutter.database == "postgresql" %}
 def workers(
-    tmp_path_factory: pytest.TempPathFactory, database_url: str
+    tmp_path_factory: pytest.TempPathFactory, database_url: str, redis_server: RedisServer
 ) -> Iterator[tuple[str, str]]:
     workdir = tmp_path_factory.mktemp("workers")
 {%- else %}
-def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+def workers(
+    tmp_path_factory: pytest.TempPathFactory, redis_server: RedisServer
+) -> Iterator[tuple[str, str]]:
     workdir = tmp_path_factory.mktemp("workers")
     database_url = f"sqlite+aiosqlite:///{workdir / 'shared.db'}"
 {%- endif %}
-    redis_server = RedisServer(workdir)
-    redis_server.start()
     env = app_environment(
         database_url,
         REDIS_URL=redis_server.url,
@@ -38,19 +47,18 @@ def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str
         REFRESH_REUSE_GRACE_SECONDS="0",
     )
     with ExitStack() as stack:
-        stack.callback(redis_server.stop)
         # One after the other: the first one migrates and creates the admin.
         first = stack.enter_context(served_app(workdir, env))
         second = stack.enter_context(served_app(workdir, env))
         yield first, second
 
 
-def _login(base_url: str, client: httpx.Client | None = None) -> dict[str, str]:
-    """The admin's tokens, from a login by `client` (a default one when None)."""
-    post = client.post if client is not None else httpx.post
-    response = post(
-        f"{base_url}{TOKEN_URL}", data={"username": "admin", "password": PASSWORD}, timeout=10
-    )
+def _login(base_url: str, address: str = "127.0.0.1") -> dict[str, str]:
+    """Logged in as the admin, from the loopback `address`: each has its own login budget."""
+    with httpx.Client(transport=httpx.HTTPTransport(local_address=address)) as client:
+        response = client.post(
+            f"{base_url}{TOKEN_URL}", data={"username": "admin", "password": PASSWORD}, timeout=10
+        )
     assert response.status_code == 200
     body: dict[str, str] = response.json()
     return body
@@ -102,24 +110,18 @@ def test_a_session_ended_on_one_worker_is_refused_by_the_other_at_once(
 ) -> None:
     first, second = workers
     # Logins from addresses of their own leave 127.0.0.1's login budget to the test below.
-    with (
-        httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.3.1")) as laptop,
-        httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.3.2")) as phone,
-    ):
-        kept = _login(first, laptop)
-        ended = _login(first, phone)
-        assert _me(second, ended) == 200  # now in the second worker's cache
-        (row,) = [row for row in _sessions(second, ended) if row["current"]]
-        assert row["ip_address"] == "127.0.3.2"
+    kept = _login(first, "127.0.3.1")
+    ended = _login(first, "127.0.3.2")
+    assert _me(second, ended) == 200  # now in the second worker's cache
+    (row,) = [row for row in _sessions(second, ended) if row["current"]]
+    assert row["ip_address"] == "127.0.3.2"
 
-        response = httpx.delete(
-            f"{first}{SESSIONS_URL}/{row['id']}", headers=_bearer(kept), timeout=10
-        )
+    response = httpx.delete(f"{first}{SESSIONS_URL}/{row['id']}", headers=_bearer(kept), timeout=10)
 
-        assert response.status_code == 204
-        assert _me(second, ended) == 401
-        assert _refresh(second, ended["refresh_token"]).status_code == 401
-        assert [row["ip_address"] for row in _sessions(second, kept)] == ["127.0.3.1"]
+    assert response.status_code == 204
+    assert _me(second, ended) == 401
+    assert _refresh(second, ended["refresh_token"]).status_code == 401
+    assert [row["ip_address"] for row in _sessions(second, kept)] == ["127.0.3.1"]
 
 
 def test_login_limit_is_one_budget_across_workers(workers: tuple[str, str]) -> None:
@@ -135,3 +137,63 @@ def test_login_limit_is_one_budget_across_workers(workers: tuple[str, str]) -> N
     # count against RATE_LIMIT_REFRESH).
     assert statuses.count(429) == 1
     assert len(statuses) == LOGIN_LIMIT - 2 + 1
+
+
+# The tests below log in from another address: the one above spent 127.0.0.1's budget.
+OTHER_ADDRESS = "127.0.0.3"
+MAX_MONITORED_COMMANDS = 100
+
+
+def _commands_sent_during(redis_url: str, action: Callable[[], object]) -> list[str]:
+    """The commands clients sent Redis while `action` ran, as MONITOR shows them (the
+    commands a script runs inside Redis are not round trips, and are left out)."""
+    end_marker = "end-of-action"
+    watcher = redis.Redis.from_url(redis_url, socket_timeout=5)
+    marker = redis.Redis.from_url(redis_url, socket_timeout=5)
+    # Connected before the monitor starts, so the marker below opens no connection.
+    marker.ping()
+    commands: list[str] = []
+    # redis-py leaves monitor() unannotated.
+    with watcher, marker, watcher.monitor() as monitor:  # type: ignore[no-untyped-call]
+        action()
+        marker.echo(end_marker)
+        for _ in range(MAX_MONITORED_COMMANDS):
+            command = monitor.next_command()
+            if command["command"] == f"ECHO {end_marker}":
+                return commands
+            if command["client_type"] != "lua":
+                commands.append(command["command"].split()[0].upper())
+    pytest.fail(f"more than {MAX_MONITORED_COMMANDS} commands: {commands}")
+
+
+def test_a_cached_request_makes_one_redis_round_trip(
+    workers: tuple[str, str], redis_server: RedisServer
+) -> None:
+    first, _ = workers
+    tokens = _login(first, OTHER_ADDRESS)
+    assert _me(first, tokens) == 200  # a database lookup, then cached
+    assert _commands_sent_during(redis_server.url, lambda: None) == []
+    statuses: list[int] = []
+    commands = _commands_sent_during(redis_server.url, lambda: statuses.append(_me(first, tokens)))
+    assert statuses == [200]
+    # The caller's auth version and their RATE_LIMIT_DEFAULT count, in one script.
+    assert commands == ["EVALSHA"]
+
+
+def test_a_logout_after_a_redis_restart_is_seen_by_the_other_worker_at_once(
+    workers: tuple[str, str], redis_server: RedisServer
+) -> None:
+    first, second = workers
+    tokens = _login(first, OTHER_ADDRESS)
+    assert _me(second, tokens) == 200  # now in the second worker's cache
+    # Redis forgets every version and every script the workers had loaded.
+    redis_server.stop()
+    redis_server.start()
+    assert _me(second, tokens) == 200
+    logout = httpx.post(
+        f"{first}/api/v1/auth/logout",
+        headers={"Authorization": f"Bearer {tokens['access_token']}"},
+        timeout=10,
+    )
+    assert logout.status_code == 204
+    assert _me(second, tokens) == 401

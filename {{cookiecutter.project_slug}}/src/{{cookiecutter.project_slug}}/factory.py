@@ -128,7 +128,8 @@ def create_shared_state(settings: Settings) -> tuple[AuthVersions, Storage]:
         pool = create_pool(settings.REDIS_URL)
         return RedisAuthVersions(pool), rate_limit_storage(settings.REDIS_URL, pool)
 {%- endif %}
-    return LocalAuthVersions(), MemoryStorage()
+    storage = MemoryStorage()
+    return LocalAuthVersions(storage), storage
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

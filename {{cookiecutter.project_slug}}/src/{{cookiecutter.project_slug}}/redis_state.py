@@ -1,10 +1,16 @@
 """Redis as the state every worker shares: auth versions and rate-limit counters.
 
-One connection pool serves both. A stopped Redis refuses connections at once, and a
-request then fails (auth, 503) or degrades (limits) at once too; a Redis that hangs
-costs a request at most REDIS_TIMEOUT_SECONDS.
+One connection pool serves both. An authenticated request makes one round trip: a
+script that reads the caller's auth version and counts the request against their
+RATE_LIMIT_DEFAULT window, in the counter `limits` keeps for it (same key, same
+expiry rule as its fixed window), so the limiter's other calls see the same count.
+
+A stopped Redis refuses connections at once, and a request then fails (auth, 503) or
+degrades (limits) at once too; a Redis that hangs costs a request at most
+REDIS_TIMEOUT_SECONDS.
 """
 
+import time
 import uuid
 
 from limits.aio.storage import RedisStorage, Storage
@@ -14,6 +20,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError, RedisError
 
 from .security.principal_cache import AuthStateUnavailableError, new_version
+from .security.rate_limit import WindowCount, WindowHit
 
 # Not shorter: under a login flood the event loop itself may take half a second to read
 # an answer Redis sent at once, and a timeout then would fail logged-in users with 503.
@@ -21,6 +28,31 @@ REDIS_TIMEOUT_SECONDS = 2.0
 MAX_REDIS_CONNECTIONS = 128
 # Versions of users not seen for a day are dropped; a new one is made when needed.
 VERSION_TTL_SECONDS = 24 * 3600
+# Where `limits` keeps its counters; the auth script counts in the same place.
+LIMITS_KEY_PREFIX = RedisStorage.PREFIX
+
+# KEYS[1] the user's version; ARGV[1] a new version, for a user without one (new,
+# expired, or Redis lost its data), ARGV[2] its TTL.
+_GET_VERSION = """
+local version = redis.call("get", KEYS[1])
+if not version then
+    version = ARGV[1]
+    redis.call("set", KEYS[1], version, "ex", ARGV[2])
+end
+"""
+GET_VERSION_SCRIPT = _GET_VERSION + "return version"
+# And KEYS[2] a fixed window's counter, ARGV[3] the window's length: limits'
+# incr_expire.lua for one hit. Returns the version, the hits, the seconds to the reset.
+GET_VERSION_AND_COUNT_SCRIPT = (
+    _GET_VERSION
+    + """
+local hits = redis.call("incr", KEYS[2])
+if hits == 1 then
+    redis.call("expire", KEYS[2], ARGV[3])
+end
+return {version, hits, redis.call("ttl", KEYS[2])}
+"""
+)
 
 
 def create_pool(url: str) -> ConnectionPool:
@@ -44,6 +76,7 @@ def rate_limit_storage(url: str, pool: ConnectionPool) -> Storage:
     return RedisStorage(
         "async+" + url,
         implementation="redispy",
+        key_prefix=LIMITS_KEY_PREFIX,
         wrap_exceptions=True,
         # limits passes the pool on to redis-py; its annotation only names scalar options.
         connection_pool=pool,  # type: ignore[arg-type]
@@ -54,23 +87,33 @@ class RedisAuthVersions:
     def __init__(self, pool: ConnectionPool) -> None:
         self._pool = pool
         self._redis = Redis(connection_pool=pool)
+        # Sent by digest (EVALSHA), and in full again when Redis forgot it (a restart).
+        self._get_version = self._redis.register_script(GET_VERSION_SCRIPT)
+        self._get_version_and_count = self._redis.register_script(GET_VERSION_AND_COUNT_SCRIPT)
 
     @staticmethod
     def _key(user_id: uuid.UUID) -> str:
         return f"auth-version:{user_id}"
 
     async def get(self, user_id: uuid.UUID) -> str:
-        key = self._key(user_id)
         try:
-            value = await self._redis.get(key)
-            if value is None:
-                # Unknown (new user, expired, or Redis lost its data): start a new version,
-                # unless another worker just did.
-                await self._redis.set(key, new_version(), nx=True, ex=VERSION_TTL_SECONDS)
-                value = await self._redis.get(key)
+            version = await self._get_version(
+                keys=[self._key(user_id)], args=[new_version(), VERSION_TTL_SECONDS]
+            )
         except (RedisError, OSError) as exc:
             raise AuthStateUnavailableError(str(exc)) from exc
-        return value.decode() if isinstance(value, bytes) else str(value)
+        return _text(version)
+
+    async def get_and_count(self, user_id: uuid.UUID, hit: WindowHit) -> tuple[str, WindowCount]:
+        counter = f"{LIMITS_KEY_PREFIX}:{hit.key}"
+        try:
+            version, hits, ttl = await self._get_version_and_count(
+                keys=[self._key(user_id), counter],
+                args=[new_version(), VERSION_TTL_SECONDS, hit.window_seconds],
+            )
+        except (RedisError, OSError) as exc:
+            raise AuthStateUnavailableError(str(exc)) from exc
+        return _text(version), WindowCount(int(hits), time.time() + max(int(ttl), 0))
 
     async def bump(self, user_id: uuid.UUID) -> None:
         try:
@@ -86,3 +129,7 @@ class RedisAuthVersions:
 
     async def close(self) -> None:
         await self._pool.aclose()
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

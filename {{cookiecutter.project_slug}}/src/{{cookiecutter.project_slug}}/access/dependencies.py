@@ -164,14 +164,18 @@ async def _identify(
         claims = _bearer_claims(request, token, services)
         if claims is not None:
             user_id, session_id = claims.user_id, claims.session_id
-            cached = await services.principals.get(session_id, user_id)
+            # A cached caller is counted in the round trip that checks their version.
+            user_budget = limiter.window_hit(budget, Bucket.API, f"user:{user_id}")
+            cached, counted = await services.principals.get(session_id, user_id, user_budget)
+            if counted is not None:
+                limiter.enforce(user_budget, counted)
             if cached is not None:
-                await limiter.hit(budget, Bucket.API, f"user:{user_id}")
                 return cached.user, claims.scopes, session_id
             await limiter.check(budget, Bucket.API, address)
             user = await _load_bearer(user_id, session_id, services)
             if user is not None:
-                await limiter.hit(budget, Bucket.API, f"user:{user_id}")
+                if counted is None:
+                    await limiter.hit(budget, Bucket.API, f"user:{user_id}")
                 return user, claims.scopes, session_id
     elif api_key is not None and accept_api_key:
         await limiter.check(budget, Bucket.API, address)

@@ -7,14 +7,13 @@ traceback goes to the log.
 """
 
 import json
-import logging
 import re
 import time
 import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..log import access_logger, error_logger, request_id_var
+from ..log import access_log, error_logger, request_id_var
 
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
@@ -66,17 +65,14 @@ class RequestContextMiddleware:
             )
             await send({"type": "http.response.body", "body": body.encode()})
         finally:
-            if access_logger.isEnabledFor(logging.INFO):
+            if access_log.enabled():
                 client = scope.get("client")
-                access_logger.info(
-                    "request",
-                    extra={
-                        "method": scope["method"],
-                        "path": scope["path"],
-                        "status": status,
-                        "duration_ms": round((time.perf_counter() - start) * 1000, 2),
-                        "client": client[0] if client else None,
-                        "user_id": scope.get("state", {}).get("user_id"),
-                    },
+                access_log.write(
+                    method=scope["method"],
+                    path=scope["path"],
+                    status=status,
+                    duration_ms=round((time.perf_counter() - start) * 1000, 2),
+                    client=client[0] if client else None,
+                    user_id=scope.get("state", {}).get("user_id"),
                 )
             request_id_var.reset(token)

@@ -12,6 +12,13 @@ process), or a store every worker shares (factory.create_shared_state). If a sha
 store cannot be reached, authentication fails closed (503) instead of trusting an
 entry, a change is refused before it is committed, and the local entries are dropped,
 since bumps may have been missed meanwhile.
+
+A cache hit still asks the store for the version, on every request: that is what makes
+a change count on every worker from the very next request. The same round trip counts
+the request against the caller's RATE_LIMIT_DEFAULT budget (`get_and_count`), so a
+cached request costs one round trip to a shared store. (Versions cached per process and
+invalidated by a published message would save that read, but not the count, and the
+message would race the next request on the other worker's event loop.)
 """
 
 import time
@@ -21,9 +28,11 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Protocol
 
+from limits.aio.storage import Storage
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .identity import UserSnapshot
+from .rate_limit import WindowCount, WindowHit
 
 CACHE_SECONDS = 30.0
 MAX_ENTRIES = 10_000
@@ -42,6 +51,10 @@ def new_version() -> str:
 class AuthVersions(Protocol):
     async def get(self, user_id: uuid.UUID) -> str: ...
 
+    async def get_and_count(self, user_id: uuid.UUID, hit: WindowHit) -> tuple[str, WindowCount]:
+        """`get`, and `hit` counted in the store of the rate limits, at once."""
+        ...
+
     async def bump(self, user_id: uuid.UUID) -> None: ...
 
     async def ping(self) -> bool: ...
@@ -50,14 +63,21 @@ class AuthVersions(Protocol):
 
 
 class LocalAuthVersions:
-    def __init__(self) -> None:
+    def __init__(self, limit_storage: Storage) -> None:
         self._versions: dict[uuid.UUID, str] = {}
+        # The rate limiter's own store: both count in the same windows.
+        self._limit_storage = limit_storage
 
     async def get(self, user_id: uuid.UUID) -> str:
         version = self._versions.get(user_id)
         if version is None:
             version = self._versions[user_id] = new_version()
         return version
+
+    async def get_and_count(self, user_id: uuid.UUID, hit: WindowHit) -> tuple[str, WindowCount]:
+        hits = await self._limit_storage.incr(hit.key, hit.window_seconds)
+        reset_at = await self._limit_storage.get_expiry(hit.key)
+        return await self.get(user_id), WindowCount(hits, reset_at)
 
     async def bump(self, user_id: uuid.UUID) -> None:
         self._versions[user_id] = new_version()
@@ -82,19 +102,27 @@ class PrincipalCache:
         self.versions = versions
         self._entries: OrderedDict[uuid.UUID, CachedPrincipal] = OrderedDict()
 
-    async def get(self, session_id: uuid.UUID, user_id: uuid.UUID) -> CachedPrincipal | None:
+    async def get(
+        self, session_id: uuid.UUID, user_id: uuid.UUID, counting: WindowHit
+    ) -> tuple[CachedPrincipal | None, WindowCount | None]:
+        """The cached caller of `session_id` if nothing about them changed, and the count
+        `counting` reached: counted whenever the version had to be read (an entry
+        within its time), whether or not the entry turned out current."""
         entry = self._entries.get(session_id)
         if entry is None or entry.user.id != user_id:
-            return None
+            return None, None
+        if time.time() >= entry.valid_until:
+            self._entries.pop(session_id, None)
+            return None, None
         try:
-            version = await self.versions.get(user_id)
+            version, count = await self.versions.get_and_count(user_id, counting)
         except AuthStateUnavailableError:
             self._entries.clear()
             raise
-        if time.time() >= entry.valid_until or version != entry.version:
+        if version != entry.version:
             self._entries.pop(session_id, None)
-            return None
-        return entry
+            return None, count
+        return entry, count
 
     def put(
         self,

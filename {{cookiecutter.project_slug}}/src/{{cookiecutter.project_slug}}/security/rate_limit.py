@@ -10,12 +10,19 @@ fixed window, which costs one counter per key instead of one entry per hit.
 With a store that all workers share, they share one budget. If that store stops
 answering, the limits fall back to this process's memory (logged once) and go back to
 the shared store once it answers again: limits degrade, they never switch off.
+
+The hit of an authenticated request on RATE_LIMIT_DEFAULT is the one count made on
+every request. It is made by the auth-version store instead, in the round trip that
+reads the caller's version (principal_cache.AuthVersions.get_and_count): `window_key`
+names the counter as `limits` does, so its strategies see the same count, and
+`enforce` judges it as FixedWindowRateLimiter.hit would.
 """
 
 import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import TypeVar
 
@@ -62,6 +69,26 @@ class RateLimitedError(Exception):
         super().__init__(f"rate limit {limit} exceeded")
         self.retry_after = retry_after
         self.limit = limit
+
+
+@dataclass(frozen=True, slots=True)
+class WindowCount:
+    """A fixed window's counter just after a hit: the hits it holds, when it resets."""
+
+    hits: int
+    reset_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class WindowHit:
+    """One request to count against `limit`, in the fixed window stored under `key`."""
+
+    limit: RateLimitItem
+    key: str
+
+    @property
+    def window_seconds(self) -> int:
+        return self.limit.get_expiry()
 
 
 def parse_limit(value: str) -> RateLimitItem:
@@ -122,6 +149,17 @@ class RateLimiter:
     async def count(self, limit: RateLimitItem, *identifiers: str) -> bool:
         """Count one event; False once there were more than `limit` allows."""
         return await self._run(limit, lambda strategy: strategy.hit(limit, *identifiers))
+
+    def window_hit(self, limit: RateLimitItem, *identifiers: str) -> WindowHit:
+        """A hit on the fixed window `limit`, under the key FixedWindowRateLimiter uses."""
+        return WindowHit(limit, limit.key_for(*identifiers))
+
+    @staticmethod
+    def enforce(hit: WindowHit, count: WindowCount) -> None:
+        """Raise RateLimitedError if `count`, taken by `hit`, went past the limit."""
+        if count.hits > hit.limit.amount:
+            retry_after = max(1, math.ceil(count.reset_at - time.time()))
+            raise RateLimitedError(retry_after, hit.limit)
 
     async def _refuse(self, limit: RateLimitItem, identifiers: tuple[str, ...]) -> None:
         stats = await self._run(
