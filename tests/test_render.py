@@ -200,7 +200,7 @@ def test_compose_file_runs_the_chosen_services(
     compose = yaml.safe_load((project / "compose.yaml").read_text(encoding="utf-8"))
     services = compose["services"]
     app = services["app"]
-    expected = {"app"}
+    expected = {"app", "mailpit"}
     if context["database"] == "postgresql":
         expected.add("db")
     if context["use_redis"] == "yes":
@@ -226,6 +226,33 @@ def test_compose_file_runs_the_chosen_services(
         assert "ports" not in services["redis"]
     else:
         assert "REDIS_URL" not in app["environment"]
+
+
+def test_compose_sends_mail_to_mailpit(docker_render: tuple[Path, dict[str, str]]) -> None:
+    project, _ = docker_render
+    compose = yaml.safe_load((project / "compose.yaml").read_text(encoding="utf-8"))
+    app, mailpit = compose["services"]["app"], compose["services"]["mailpit"]
+    image, _, tag = mailpit["image"].partition(":")
+    readme = (project / "README.md").read_text(encoding="utf-8")
+
+    assert image == "axllent/mailpit"
+    assert re.fullmatch(r"v\d+\.\d+\.\d+", tag), "pin a release, never latest"
+    assert app["environment"]["SMTP_HOST"] == "mailpit"
+    assert app["environment"]["SMTP_PORT"] == 1025
+    assert app["environment"]["SMTP_TLS"] == "false"
+    assert app["depends_on"]["mailpit"] == {"condition": "service_healthy"}
+    # The UI on this machine only; SMTP is reached inside compose's network.
+    assert mailpit["ports"] == ["127.0.0.1:8025:8025"]
+    assert "http://localhost:8025" in readme
+    # The production defaults stay as they were: only compose points at the catcher.
+    assert read_env(project / ".env.example")["SMTP_HOST"] == ""
+
+
+def test_mailpit_is_only_in_docker_renders(bake: Any) -> None:
+    result = bake(use_docker="no")
+    assert result.exception is None, result.exception
+
+    assert "mailpit" not in (result.project_path / "README.md").read_text(encoding="utf-8").lower()
 
 
 def test_dockerfile_runs_unprivileged_without_secrets(
