@@ -63,9 +63,13 @@ def write_cookiecutter_config(directory: Path) -> Path:
 
 
 def run_cookiecutter(
-    workdir: Path, context: dict[str, str] | None = None, extra_args: tuple[str, ...] = ()
+    workdir: Path,
+    context: dict[str, str] | None = None,
+    extra_args: tuple[str, ...] = (),
+    template: str = str(TEMPLATE_DIR),
 ) -> CookiecutterRun:
-    """Render the template with `python -m cookiecutter --no-input`, as a user would."""
+    """Render `template` (this one by default: a path, or a URL) with `python -m cookiecutter
+    --no-input`, as a user would."""
     config = write_cookiecutter_config(workdir)
     output_dir = workdir / "out"
     output_dir.mkdir(exist_ok=True)
@@ -74,7 +78,7 @@ def run_cookiecutter(
         sys.executable,
         "-m",
         "cookiecutter",
-        str(TEMPLATE_DIR),
+        template,
         "--no-input",
         "--output-dir",
         str(output_dir),
