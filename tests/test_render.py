@@ -1,5 +1,7 @@
 """Every combination of options renders a clean project holding only what was chosen."""
 
+import json
+import os
 import re
 import subprocess
 import tomllib
@@ -383,6 +385,43 @@ def test_ci_workflow_runs_every_gate_with_the_chosen_services(
     if "redis" in services:
         assert services["redis"]["image"] == "redis:7"
         assert services["redis"]["ports"] == ["6379:6379"]
+
+
+def _template_reachable(step: dict[str, Any], project: Path, workdir: Path) -> str:
+    """Run the CI step that decides whether `cruft check` runs; what it outputs."""
+    output = workdir / "github-output"
+    output.write_text("", encoding="utf-8")
+    subprocess.run(  # noqa: S603 - fixed command, no shell
+        ["bash", "-euo", "pipefail", "-c", step["run"]],  # noqa: S607
+        cwd=project,
+        env={**os.environ, **step["env"], "GITHUB_OUTPUT": str(output)},
+        check=True,
+        timeout=120,
+        capture_output=True,
+    )
+    return output.read_text(encoding="utf-8")
+
+
+def test_ci_runs_cruft_check_only_when_the_template_answers(bake: Any, tmp_path: Path) -> None:
+    project = bake().project_path
+    workflow = yaml.safe_load(
+        (project / ".github" / "workflows" / "ci.yml").read_text(encoding="utf-8")
+    )
+    steps = workflow["jobs"]["template"]["steps"]
+    (reachability,) = [step for step in steps if step.get("id") == "template"]
+    (check,) = [step for step in steps if step.get("run", "").startswith("uvx cruft")]
+    state = json.loads((project / ".cruft.json").read_text(encoding="utf-8"))
+
+    assert check["if"] == "steps.template.outputs.reachable == 'true'"
+    assert re.fullmatch(r"uvx cruft==[\d.]+ check", check["run"])
+    # Rendered from this repository, a git checkout: the template answers.
+    assert state["template"] == str(TEMPLATE_DIR)
+    assert _template_reachable(reachability, project, tmp_path) == "reachable=true\n"
+    state["template"] = str(tmp_path / "gone")
+    (project / ".cruft.json").write_text(json.dumps(state), encoding="utf-8")
+    assert _template_reachable(reachability, project, tmp_path) == "reachable=false\n"
+    (project / ".cruft.json").unlink()
+    assert _template_reachable(reachability, project, tmp_path) == "reachable=false\n"
 
 
 # `uses: owner/action@<full commit SHA> # v1.2.3`: a tag can be moved, a commit cannot.
