@@ -2,6 +2,7 @@
 
 import ast
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -22,6 +23,14 @@ OPTION_MATRIX = [
         ("sqlite", "postgresql"), ("no", "yes"), ("yes", "no")
     )
 ]
+
+
+def path_without_uv() -> str:
+    """The caller's PATH less every directory holding a `uv` executable."""
+    directories = os.environ.get("PATH", "").split(os.pathsep)
+    return os.pathsep.join(
+        directory for directory in directories if shutil.which("uv", path=directory) is None
+    )
 
 
 def matrix_id(options: dict[str, str]) -> str:
