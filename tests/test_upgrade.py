@@ -25,8 +25,7 @@ from helpers import TEMPLATE_DIR, path_without_uv, run_cookiecutter, write_cooki
 
 OLD_RELEASE = "v0.2.0"
 OLD_RELEASE_SUBJECT = (
-    "README: the template suite now takes about 12 minutes "
-    "(349 tests, measured on a clean clone)"
+    "README: the template suite now takes about 12 minutes (349 tests, measured on a clean clone)"
 )
 OPTIONS = {"database": "sqlite", "use_redis": "yes", "use_docker": "yes"}
 # Files no two renders share: the secrets, and cruft's record of its own commit.
