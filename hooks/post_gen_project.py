@@ -25,6 +25,8 @@ DATABASE: str = json.loads(r'''{{ cookiecutter.database | tojson }}''')
 USE_DOCKER: str = json.loads(r'''{{ cookiecutter.use_docker | tojson }}''')
 USE_REDIS: str = json.loads(r'''{{ cookiecutter.use_redis | tojson }}''')
 JWT_LIBRARY: str = json.loads(r'''{{ cookiecutter.jwt_library | tojson }}''')
+USE_SENTRY: str = json.loads(r'''{{ cookiecutter.use_sentry | tojson }}''')
+USE_OPENTELEMETRY: str = json.loads(r'''{{ cookiecutter.use_opentelemetry | tojson }}''')
 # Every answer, and what cookiecutter adds: `_template` (as the user gave it), `_repo_dir`
 # (where it was read: the path, or cookiecutter's clone of a URL), `_checkout`. Under
 # cruft, `_commit` too.
@@ -40,6 +42,8 @@ REDIS_FILES = (
     Path("tests") / "test_redis_outage.py",
     Path("tests") / "test_workers.py",
 )
+SENTRY_FILES = (Path("src") / PROJECT_SLUG / "sentry.py", Path("tests") / "test_sentry.py")
+TRACING_FILES = (Path("src") / PROJECT_SLUG / "tracing.py", Path("tests") / "test_tracing.py")
 # The python-jose module is in place; the PyJWT one replaces it when chosen.
 JWT_MODULE = Path("src") / PROJECT_SLUG / "security" / "jwt_library.py"
 PYJWT_MODULE = JWT_MODULE.with_name("jwt_library_pyjwt.py")
@@ -113,6 +117,20 @@ def remove_redis_files() -> None:
     """Drop the Redis-backed auth state when Redis was not chosen."""
     if USE_REDIS == "no":
         for path in REDIS_FILES:
+            path.unlink(missing_ok=True)
+
+
+def remove_sentry_files() -> None:
+    """Drop the error reports to Sentry when they were not chosen."""
+    if USE_SENTRY == "no":
+        for path in SENTRY_FILES:
+            path.unlink(missing_ok=True)
+
+
+def remove_tracing_files() -> None:
+    """Drop the OpenTelemetry tracing when it was not chosen."""
+    if USE_OPENTELEMETRY == "no":
+        for path in TRACING_FILES:
             path.unlink(missing_ok=True)
 
 
@@ -267,6 +285,8 @@ def main() -> int:
     env_written = write_env_file()
     remove_docker_files()
     remove_redis_files()
+    remove_sentry_files()
+    remove_tracing_files()
     select_jwt_library()
     lock_note = write_uv_lock()
     cruft_note = write_cruft_state()
