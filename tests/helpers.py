@@ -6,7 +6,7 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
-from itertools import product
+from itertools import cycle, product
 from pathlib import Path
 
 import yaml
@@ -16,11 +16,23 @@ DEFAULT_SLUG = "secure_api"
 SECRET_NAMES = ("SECRET_KEY", "DOCS_PASSWORD", "FIRST_ADMIN_PASSWORD")
 DOCKER_FILES = ("Dockerfile", "compose.yaml", ".dockerignore")
 
-# Every combination of the choice variables: (database, use_redis, use_docker).
+# The observability options, (use_sentry, use_opentelemetry), each combination in turn.
+OBSERVABILITY = list(product(("no", "yes"), ("no", "yes")))
+# Every combination of the stores and Docker (database, use_redis, use_docker), each with
+# the next observability combination: each database renders all four, and the matrix
+# stays at eight renders (jwt_library has tests of its own).
 OPTION_MATRIX = [
-    {"database": database, "use_redis": use_redis, "use_docker": use_docker}
-    for database, use_redis, use_docker in product(
-        ("sqlite", "postgresql"), ("no", "yes"), ("yes", "no")
+    {
+        "database": database,
+        "use_redis": use_redis,
+        "use_docker": use_docker,
+        "use_sentry": use_sentry,
+        "use_opentelemetry": use_opentelemetry,
+    }
+    for (database, use_redis, use_docker), (use_sentry, use_opentelemetry) in zip(
+        product(("sqlite", "postgresql"), ("no", "yes"), ("yes", "no")),
+        cycle(OBSERVABILITY),
+        strict=False,
     )
 ]
 

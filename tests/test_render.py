@@ -151,6 +151,54 @@ def test_dependencies_follow_the_chosen_stores(render: tuple[Path, dict[str, str
         assert "aiosqlite" in names
         assert "asyncpg" not in names
     assert ("redis" in names) == (context["use_redis"] == "yes")
+    assert ("sentry-sdk" in names) == (context["use_sentry"] == "yes")
+    opentelemetry = {name for name in names if name.startswith("opentelemetry-")}
+    if context["use_opentelemetry"] == "yes":
+        assert opentelemetry == {
+            "opentelemetry-api",
+            "opentelemetry-sdk",
+            "opentelemetry-instrumentation-fastapi",
+            "opentelemetry-exporter-otlp-proto-http",
+        }
+    else:
+        assert opentelemetry == set()
+
+
+# Each observability option: its files, its settings, and words only its render holds.
+OBSERVABILITY_OPTIONS = {
+    "use_sentry": (("sentry.py", "test_sentry.py"), {"SENTRY_DSN"}, ("sentry",)),
+    "use_opentelemetry": (
+        ("tracing.py", "test_tracing.py"),
+        {"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME"},
+        ("opentelemetry", "otel_", "tracing"),
+    ),
+}
+
+
+@pytest.mark.parametrize("option", OBSERVABILITY_OPTIONS)
+def test_observability_option_is_all_there_or_not_mentioned(
+    render: tuple[Path, dict[str, str]], option: str
+) -> None:
+    project, context = render
+    (module, test), settings, words = OBSERVABILITY_OPTIONS[option]
+    files = {project / "src" / DEFAULT_SLUG / module, project / "tests" / test}
+    example = read_env(project / ".env.example")
+    mentions = sorted(
+        str(path.relative_to(project))
+        for path, text in text_files(project).items()
+        # Only cruft's record of the answers names every option.
+        if path.name != ".cruft.json" and any(word in text.lower() for word in words)
+    )
+
+    if context[option] == "yes":
+        assert all(path.is_file() for path in files)
+        assert settings <= settings_fields(project)
+        assert settings <= set(example)
+        assert "README.md" in mentions
+    else:
+        assert not any(path.exists() for path in files)
+        assert settings & settings_fields(project) == set()
+        assert mentions == []
 
 
 @pytest.mark.parametrize("jwt_library", ["python-jose", "pyjwt"])
