@@ -13,7 +13,7 @@ from {{ cookiecutter.project_slug }}.access.rate_limit import RateLimit
 from {{ cookiecutter.project_slug }}.config import Settings
 from {{ cookiecutter.project_slug }}.factory import create_app
 
-from .conftest import BASE_URL, AuthHeaders
+from .conftest import BASE_URL, AuthHeaders, CapturedLogs
 
 # The routes a user would add, each with the one line the README shows.
 router = APIRouter(prefix="/api/v1/reports")
@@ -44,6 +44,12 @@ async def daily_export() -> dict[str, str]:
 @router.get("/weekly", dependencies=[Depends(RateLimit("2/minute", bucket="exports"))])
 async def weekly_export() -> dict[str, str]:
     return {"export": "weekly"}
+
+
+# The mistake: route-level dependencies run before the principal is known.
+@router.get("/misordered", dependencies=[Depends(RateLimit("2/minute"))])
+async def misordered_report(principal: ItemsReader) -> dict[str, str]:
+    return {"report": str(principal.user.id)}
 
 
 @pytest.fixture
@@ -107,6 +113,18 @@ async def test_routes_naming_one_bucket_share_its_budget(client: AsyncClient) ->
     assert await _statuses(client, "/api/v1/reports/daily", 2) == [200, 200]
 
     assert (await client.get("/api/v1/reports/weekly")).status_code == 429
+
+
+async def test_per_caller_limit_before_the_principal_refuses_to_count(
+    client: AsyncClient, auth_headers: AuthHeaders, logs: CapturedLogs
+) -> None:
+    response = await client.get("/api/v1/reports/misordered", headers=await auth_headers())
+
+    assert response.status_code == 500
+    (error,) = [line for line in logs.lines() if line["logger"].endswith(".errors")]
+    assert "RateLimit(per='caller') on GET /api/v1/reports/misordered runs before" in (
+        error["exc_info"]
+    )
 
 
 def test_a_malformed_limit_fails_where_it_is_declared() -> None:

@@ -11,7 +11,8 @@ every other limit (shared by all workers when the store is), and answered as the
 429 with `Retry-After`. Each route has a budget of its own unless `bucket` names one to
 share. Per caller, the budget belongs to the authenticated user, so it must come after
 the route's principal: FastAPI resolves a route's `dependencies=[...]` before its
-parameters, so there a per-caller limit would only ever see the client address.
+parameters, so there a per-caller limit would only ever see the client address. It
+refuses to run so (a 500 and a log line naming the route, on its first request).
 """
 
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from limits import RateLimitItem
 from ..security.clients import client_address
 from ..security.rate_limit import RateLimiter, parse_limit
 from ..state import Services
+from .dependencies import authorize, authorize_bearer
 
 # Picks one of the limits the limiter parsed from the settings, such as `limiter.login`.
 ConfiguredLimit = Callable[[RateLimiter], RateLimitItem]
@@ -60,11 +62,28 @@ class RateLimit:
         await limiter.hit(self._limit(limiter), bucket, self._caller(request))
 
     def _caller(self, request: Request) -> str:
+        if self._per == "address":
+            return client_address(request)
         # `authorize` notes the authenticated user on the request (the access log's user id).
         user_id: str | None = getattr(request.state, "user_id", None)
-        if self._per == "caller" and user_id is not None:
+        if user_id is not None:
             return f"user:{user_id}"
+        route = request.scope.get("route")
+        if isinstance(route, APIRoute) and _authorizes(route):
+            raise RuntimeError(
+                f"RateLimit(per='caller') on {request.method} {route.path} runs before the "
+                "route's principal, so it would count per address: declare it after the "
+                "principal, as a parameter"
+            )
         return client_address(request)
+
+
+def _authorizes(route: APIRoute) -> bool:
+    """Whether the route declares a principal (any dependency on `authorize*`)."""
+    return any(
+        dependency.call in (authorize, authorize_bearer)
+        for dependency in route.dependant.dependencies
+    )
 
 
 def _route_bucket(request: Request) -> str:
