@@ -122,9 +122,8 @@ async def test_per_caller_limit_before_the_principal_refuses_to_count(
 
     assert response.status_code == 500
     (error,) = [line for line in logs.lines() if line["logger"].endswith(".errors")]
-    assert "RateLimit(per='caller') on GET /api/v1/reports/misordered runs before" in (
-        error["exc_info"]
-    )
+    misordered = "RateLimit(per='caller') on GET /api/v1/reports/misordered runs before"
+    assert misordered in error["exc_info"]
 
 
 def test_a_malformed_limit_fails_where_it_is_declared() -> None:
