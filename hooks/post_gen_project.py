@@ -197,12 +197,14 @@ def template_checkout(repo_dir: Path) -> str | None:
     return commit if Path(toplevel).resolve() == repo_dir.resolve() else None
 
 
-def template_location() -> tuple[str, Path]:
-    """Where cruft finds the template again, and the directory cookiecutter read it from.
+def template_location() -> tuple[str, Path, str | None]:
+    """Where cruft finds the template again, the directory cookiecutter read it from, and
+    the `--checkout` it was rendered at.
 
     A URL is kept as the user gave it (`gh:` and the like spelt out); a local path is made
     absolute. cookiecutter gives it as typed, relative to where it ran, and the shell's
-    PWD still names that place (this hook runs in the new project).
+    PWD still names that place (this hook runs in the new project). cookiecutter checks
+    out `--checkout` in its clone of a URL only: a local template renders as it stands.
     """
     template = expand_abbreviations(CONTEXT["_template"], BUILTIN_ABBREVIATIONS)
     repo_dir = Path(CONTEXT["_repo_dir"])
@@ -210,8 +212,8 @@ def template_location() -> tuple[str, Path]:
         repo_dir = Path(os.environ.get("PWD", ".")) / repo_dir
     if is_repo_url(template):
         # cookiecutter's `git+` tells it which tool clones; cruft speaks git only.
-        return template.removeprefix("git+"), repo_dir
-    return str(repo_dir.resolve()), repo_dir
+        return template.removeprefix("git+"), repo_dir, CONTEXT.get("_checkout")
+    return str(repo_dir.resolve()), repo_dir, None
 
 
 def write_cruft_state() -> str:
@@ -223,7 +225,7 @@ def write_cruft_state() -> str:
     """
     if "_commit" in CONTEXT:
         return ".cruft.json is cruft's own."
-    template, repo_dir = template_location()
+    template, repo_dir, checkout = template_location()
     commit = template_checkout(repo_dir)
     if commit is None:
         return (
@@ -238,7 +240,7 @@ def write_cruft_state() -> str:
     state = {
         "template": template,
         "commit": commit,
-        "checkout": CONTEXT.get("_checkout"),
+        "checkout": checkout,
         "context": {"cookiecutter": {**answers, "_template": template, "_commit": commit}},
         "directory": None,
     }
