@@ -1,9 +1,10 @@
-"""Finish a render: write .env with fresh secrets, drop unchosen files, lock, say what next.
+"""Finish a render: write .env with fresh secrets, drop unchosen files, lock, record the
+template for cruft, say what next.
 
 Secrets are generated here, never asked for: cookiecutter saves every answer in
-its replay file (~/.cookiecutter_replay), and nothing secret may land there.
-This script runs inside the new project directory and never prints a secret.
-Answers arrive as in pre_gen_project.py: JSON inside a raw single-quoted literal.
+its replay file (~/.cookiecutter_replay), and cruft in .cruft.json, so nothing secret
+may be an answer. This script runs inside the new project directory and never prints a
+secret. Answers arrive as in pre_gen_project.py: JSON inside a raw single-quoted literal.
 """
 
 import json
@@ -13,6 +14,10 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+from cookiecutter.config import BUILTIN_ABBREVIATIONS
+from cookiecutter.repository import expand_abbreviations, is_repo_url
 
 # fmt: off
 PROJECT_SLUG: str = json.loads(r'''{{ cookiecutter.project_slug | tojson }}''')
@@ -20,6 +25,12 @@ DATABASE: str = json.loads(r'''{{ cookiecutter.database | tojson }}''')
 USE_DOCKER: str = json.loads(r'''{{ cookiecutter.use_docker | tojson }}''')
 USE_REDIS: str = json.loads(r'''{{ cookiecutter.use_redis | tojson }}''')
 JWT_LIBRARY: str = json.loads(r'''{{ cookiecutter.jwt_library | tojson }}''')
+USE_SENTRY: str = json.loads(r'''{{ cookiecutter.use_sentry | tojson }}''')
+USE_OPENTELEMETRY: str = json.loads(r'''{{ cookiecutter.use_opentelemetry | tojson }}''')
+# Every answer, and what cookiecutter adds: `_template` (as the user gave it), `_repo_dir`
+# (where it was read: the path, or cookiecutter's clone of a URL), `_checkout`. Under
+# cruft, `_commit` too.
+CONTEXT: dict[str, Any] = json.loads(r'''{{ cookiecutter | tojson }}''')
 # fmt: on
 
 ENV_EXAMPLE = Path(".env.example")
@@ -31,12 +42,17 @@ REDIS_FILES = (
     Path("tests") / "test_redis_outage.py",
     Path("tests") / "test_workers.py",
 )
+SENTRY_FILES = (Path("src") / PROJECT_SLUG / "sentry.py", Path("tests") / "test_sentry.py")
+TRACING_FILES = (Path("src") / PROJECT_SLUG / "tracing.py", Path("tests") / "test_tracing.py")
 # The python-jose module is in place; the PyJWT one replaces it when chosen.
 JWT_MODULE = Path("src") / PROJECT_SLUG / "security" / "jwt_library.py"
 PYJWT_MODULE = JWT_MODULE.with_name("jwt_library_pyjwt.py")
 
 # `uv lock` asks the package index for every dependency: a render waits this long at most.
 LOCK_TIMEOUT_SECONDS = 60
+
+CRUFT_FILE = Path(".cruft.json")
+GIT_TIMEOUT_SECONDS = 10
 
 # Written after the example's lines when the example has no line of their own.
 SECRET_COMMENTS = {
@@ -104,6 +120,20 @@ def remove_redis_files() -> None:
             path.unlink(missing_ok=True)
 
 
+def remove_sentry_files() -> None:
+    """Drop the error reports to Sentry when they were not chosen."""
+    if USE_SENTRY == "no":
+        for path in SENTRY_FILES:
+            path.unlink(missing_ok=True)
+
+
+def remove_tracing_files() -> None:
+    """Drop the OpenTelemetry tracing when it was not chosen."""
+    if USE_OPENTELEMETRY == "no":
+        for path in TRACING_FILES:
+            path.unlink(missing_ok=True)
+
+
 def select_jwt_library() -> None:
     """Keep one JWT module: the PyJWT one takes the place of python-jose's when chosen."""
     if JWT_LIBRARY == "pyjwt":
@@ -140,7 +170,86 @@ def write_uv_lock() -> str:
     return "uv.lock pins every dependency: `uv sync --locked` installs exactly those versions."
 
 
-def print_next_steps(env_written: bool, lock_note: str) -> None:
+def template_checkout(repo_dir: Path) -> str | None:
+    """The commit checked out at `repo_dir`, if it is the top of a git work tree.
+
+    A template copied into another repository is not that repository's history, and a
+    template with uncommitted changes is recorded at its HEAD all the same: cruft can
+    only name commits.
+    """
+    git = shutil.which("git")
+    if git is None or not repo_dir.is_dir():
+        return None
+    try:
+        completed = subprocess.run(  # noqa: S603 - git found on PATH, fixed arguments
+            [git, "-C", str(repo_dir), "rev-parse", "--show-toplevel", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=GIT_TIMEOUT_SECONDS,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return None
+    lines = completed.stdout.splitlines()
+    if completed.returncode != 0 or len(lines) != 2:
+        return None
+    toplevel, commit = lines
+    return commit if Path(toplevel).resolve() == repo_dir.resolve() else None
+
+
+def template_location() -> tuple[str, Path, str | None]:
+    """Where cruft finds the template again, the directory cookiecutter read it from, and
+    the `--checkout` it was rendered at.
+
+    A URL is kept as the user gave it (`gh:` and the like spelt out); a local path is made
+    absolute. cookiecutter gives it as typed, relative to where it ran, and the shell's
+    PWD still names that place (this hook runs in the new project). cookiecutter checks
+    out `--checkout` in its clone of a URL only: a local template renders as it stands.
+    """
+    template = expand_abbreviations(CONTEXT["_template"], BUILTIN_ABBREVIATIONS)
+    repo_dir = Path(CONTEXT["_repo_dir"])
+    if not repo_dir.is_absolute():
+        repo_dir = Path(os.environ.get("PWD", ".")) / repo_dir
+    if is_repo_url(template):
+        # cookiecutter's `git+` tells it which tool clones; cruft speaks git only.
+        return template.removeprefix("git+"), repo_dir, CONTEXT.get("_checkout")
+    return str(repo_dir.resolve()), repo_dir, None
+
+
+def write_cruft_state() -> str:
+    """Write .cruft.json as `cruft create` would, so `cruft update` works without a link.
+
+    Under cruft (create or update), cruft writes its own. The context holds the answers
+    and no secret (there are none among them); cookiecutter's notes about this machine
+    (`_output_dir`, `_repo_dir`) stay out. Returns one line saying what was done.
+    """
+    if "_commit" in CONTEXT:
+        return ".cruft.json is cruft's own."
+    template, repo_dir, checkout = template_location()
+    commit = template_checkout(repo_dir)
+    if commit is None:
+        return (
+            f"No .cruft.json: the template ({template}) is not a git checkout, so no commit "
+            "names this version; `cruft link <template-url>` links the project later."
+        )
+    answers = {
+        name: value
+        for name, value in CONTEXT.items()
+        if not name.startswith("_") or name == "_copy_without_render"
+    }
+    state = {
+        "template": template,
+        "commit": commit,
+        "checkout": checkout,
+        "context": {"cookiecutter": {**answers, "_template": template, "_commit": commit}},
+        "directory": None,
+    }
+    text = json.dumps(state, ensure_ascii=False, indent=2, separators=(",", ": ")) + "\n"
+    CRUFT_FILE.write_text(text, encoding="utf-8")
+    return f".cruft.json records the template at {commit[:12]}: `cruft update` pulls later changes."
+
+
+def print_next_steps(env_written: bool, lock_note: str, cruft_note: str) -> None:
     """Tell the user what to run, naming where secrets are, never their values."""
     if env_written:
         env_note = ".env was written with fresh secrets (mode 0600, git-ignored; never commit it)."
@@ -151,6 +260,7 @@ def print_next_steps(env_written: bool, lock_note: str) -> None:
         f"Created {Path.cwd()}",
         env_note,
         lock_note,
+        cruft_note,
         "",
         "Next steps:",
         f"  cd {Path.cwd()}",
@@ -177,9 +287,12 @@ def main() -> int:
     env_written = write_env_file()
     remove_docker_files()
     remove_redis_files()
+    remove_sentry_files()
+    remove_tracing_files()
     select_jwt_library()
     lock_note = write_uv_lock()
-    print_next_steps(env_written, lock_note)
+    cruft_note = write_cruft_state()
+    print_next_steps(env_written, lock_note, cruft_note)
     return 0
 
 

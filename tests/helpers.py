@@ -2,10 +2,11 @@
 
 import ast
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
-from itertools import product
+from itertools import cycle, product
 from pathlib import Path
 
 import yaml
@@ -15,13 +16,33 @@ DEFAULT_SLUG = "secure_api"
 SECRET_NAMES = ("SECRET_KEY", "DOCS_PASSWORD", "FIRST_ADMIN_PASSWORD")
 DOCKER_FILES = ("Dockerfile", "compose.yaml", ".dockerignore")
 
-# Every combination of the choice variables: (database, use_redis, use_docker).
+# The observability options, (use_sentry, use_opentelemetry), each combination in turn.
+OBSERVABILITY = list(product(("no", "yes"), ("no", "yes")))
+# Every combination of the stores and Docker (database, use_redis, use_docker), each with
+# the next observability combination: each database renders all four, and the matrix
+# stays at eight renders (jwt_library has tests of its own).
 OPTION_MATRIX = [
-    {"database": database, "use_redis": use_redis, "use_docker": use_docker}
-    for database, use_redis, use_docker in product(
-        ("sqlite", "postgresql"), ("no", "yes"), ("yes", "no")
+    {
+        "database": database,
+        "use_redis": use_redis,
+        "use_docker": use_docker,
+        "use_sentry": use_sentry,
+        "use_opentelemetry": use_opentelemetry,
+    }
+    for (database, use_redis, use_docker), (use_sentry, use_opentelemetry) in zip(
+        product(("sqlite", "postgresql"), ("no", "yes"), ("yes", "no")),
+        cycle(OBSERVABILITY),
+        strict=False,
     )
 ]
+
+
+def path_without_uv() -> str:
+    """The caller's PATH less every directory holding a `uv` executable."""
+    directories = os.environ.get("PATH", "").split(os.pathsep)
+    return os.pathsep.join(
+        directory for directory in directories if shutil.which("uv", path=directory) is None
+    )
 
 
 def matrix_id(options: dict[str, str]) -> str:
@@ -63,9 +84,13 @@ def write_cookiecutter_config(directory: Path) -> Path:
 
 
 def run_cookiecutter(
-    workdir: Path, context: dict[str, str] | None = None, extra_args: tuple[str, ...] = ()
+    workdir: Path,
+    context: dict[str, str] | None = None,
+    extra_args: tuple[str, ...] = (),
+    template: str = str(TEMPLATE_DIR),
 ) -> CookiecutterRun:
-    """Render the template with `python -m cookiecutter --no-input`, as a user would."""
+    """Render `template` (this one by default: a path, or a URL) with `python -m cookiecutter
+    --no-input`, as a user would."""
     config = write_cookiecutter_config(workdir)
     output_dir = workdir / "out"
     output_dir.mkdir(exist_ok=True)
@@ -74,7 +99,7 @@ def run_cookiecutter(
         sys.executable,
         "-m",
         "cookiecutter",
-        str(TEMPLATE_DIR),
+        template,
         "--no-input",
         "--output-dir",
         str(output_dir),

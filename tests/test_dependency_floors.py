@@ -76,8 +76,17 @@ def readme_bounds(project: Path) -> dict[str, str]:
 
 @pytest.mark.parametrize(
     "options",
-    [{}, {"database": "postgresql", "use_redis": "yes", "jwt_library": "pyjwt"}],
-    ids=["default", "postgresql-redis-pyjwt"],
+    [
+        {},
+        {
+            "database": "postgresql",
+            "use_redis": "yes",
+            "jwt_library": "pyjwt",
+            "use_sentry": "yes",
+            "use_opentelemetry": "yes",
+        },
+    ],
+    ids=["default", "every-option"],
 )
 def test_readme_gives_the_reason_for_each_lower_bound(
     tmp_path: Path, options: dict[str, str]

@@ -1,7 +1,8 @@
 """Renders of the option matrix install, pass their own test suite and their own gates.
 
-Four renders cover database x use_redis, with the Docker files in half of them and
-`jwt_library=pyjwt` in half (python-jose, the default, in the others). Those with
+Four renders cover database x use_redis, with the Docker files in half of them,
+`jwt_library=pyjwt` in half (python-jose, the default, in the others), and Sentry and
+OpenTelemetry in the postgresql + Redis one (each option's render test covers the rest). Those with
 `postgresql` run their suite against the local server (127.0.0.1:5432, or the one
 DATABASE_URL names; `.ci/run` starts it), on which the render's own conftest creates and
 drops a test database of its own. Those with `use_redis=yes` get a real Redis server of
@@ -37,12 +38,19 @@ RUN_TIMEOUT = 900
 LINT_TIMEOUT = 300
 REDIS_START_TIMEOUT = 30
 
-# PyJWT in one render of each database, python-jose (the default) in the other.
+# PyJWT in one render of each database, python-jose (the default) in the other; the
+# observability options on in the render closest to a production deployment.
 SUITE_MATRIX = [
     {"database": "sqlite", "use_redis": "no", "use_docker": "yes"},
     {"database": "sqlite", "use_redis": "yes", "use_docker": "no", "jwt_library": "pyjwt"},
     {"database": "postgresql", "use_redis": "no", "use_docker": "no", "jwt_library": "pyjwt"},
-    {"database": "postgresql", "use_redis": "yes", "use_docker": "yes"},
+    {
+        "database": "postgresql",
+        "use_redis": "yes",
+        "use_docker": "yes",
+        "use_sentry": "yes",
+        "use_opentelemetry": "yes",
+    },
 ]
 
 

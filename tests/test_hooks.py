@@ -1,7 +1,6 @@
 """The hooks: bad answers are refused cleanly, and secrets are fresh, private and unseen."""
 
 import os
-import shutil
 import stat
 import subprocess
 import tomllib
@@ -10,7 +9,7 @@ from pathlib import Path
 import pytest
 from uv import find_uv_bin
 
-from helpers import SECRET_NAMES, CookiecutterRun, read_env, run_cookiecutter
+from helpers import SECRET_NAMES, CookiecutterRun, path_without_uv, read_env, run_cookiecutter
 
 
 def assert_refused(run_stderr: str, field: str) -> None:
@@ -205,19 +204,11 @@ def test_no_database_password_without_a_compose_database(
     assert "POSTGRES_PASSWORD" not in read_env(run.project / ".env")
 
 
-def _path_without_uv() -> str:
-    """The caller's PATH less every directory holding a `uv` executable."""
-    directories = os.environ.get("PATH", "").split(os.pathsep)
-    return os.pathsep.join(
-        directory for directory in directories if shutil.which("uv", path=directory) is None
-    )
-
-
 def test_render_with_uv_on_path_gets_a_lock_matching_its_pyproject(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     uv = find_uv_bin()
-    monkeypatch.setenv("PATH", os.pathsep.join([str(Path(uv).parent), _path_without_uv()]))
+    monkeypatch.setenv("PATH", os.pathsep.join([str(Path(uv).parent), path_without_uv()]))
 
     run = run_cookiecutter(tmp_path)
 
@@ -240,7 +231,7 @@ def test_render_with_uv_on_path_gets_a_lock_matching_its_pyproject(
 def test_render_without_uv_succeeds_and_says_there_is_no_lock(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("PATH", _path_without_uv())
+    monkeypatch.setenv("PATH", path_without_uv())
 
     run = run_cookiecutter(tmp_path)
 

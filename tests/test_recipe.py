@@ -21,7 +21,7 @@ import secrets
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,9 +73,10 @@ def items_counterpart(text: str) -> str:
 
 
 def recipe_section(readme: str) -> str:
+    """The section's steps: up to the next heading (a subsection holds extras, not steps)."""
     start = readme.index(f"\n{SECTION_TITLE}\n")
-    end = readme.find("\n## ", start + 1)
-    return readme[start:end]
+    end = re.compile(r"\n#{2,3} ").search(readme, start + 1)
+    return readme[start : end.start() if end else len(readme)]
 
 
 def words(text: str) -> str:
@@ -137,6 +138,18 @@ class Recipe:
 
 def follow_recipe(project: Path, venv: Path) -> None:
     """The README section's steps, in its order: copy, edit, migrate and format."""
+    # The database the migration is generated against: the one the render's .env names.
+    database = {"DATABASE_URL": read_env(project / ".env")["DATABASE_URL"]}
+
+    def run_shell(code: str) -> None:
+        run(["bash", "-euo", "pipefail", "-c", code], project, venv, LINT_TIMEOUT, database)
+
+    run_shell(copy_and_edit(project, run_shell))
+
+
+def copy_and_edit(project: Path, run_shell: Callable[[str], None]) -> str:
+    """The section's steps up to the migration (copy, then edit), run in its order: the
+    shell block that migrates and formats, which needs the render installed."""
     section = recipe_section((project / "README.md").read_text(encoding="utf-8"))
     prose = words(section)
     blocks = [(match.group(1), match.group(2), match.start()) for match in FENCE.finditer(section)]
@@ -144,12 +157,6 @@ def follow_recipe(project: Path, venv: Path) -> None:
     python = [(code, start) for language, code, start in blocks if language == "python"]
     assert len(shell) == 2, "the section: one block to copy, one to migrate"
     assert len(python) == len(BLOCK_FILES)
-    # The database the migration is generated against: the one the render's .env names.
-    database = {"DATABASE_URL": read_env(project / ".env")["DATABASE_URL"]}
-
-    def run_shell(code: str) -> None:
-        run(["bash", "-euo", "pipefail", "-c", code], project, venv, LINT_TIMEOUT, database)
-
     run_shell(shell[0])
     for file, (code, start) in zip(BLOCK_FILES, python, strict=True):
         assert f"In `{file}`" in section[:start], f"the section names {file} before its block"
@@ -163,7 +170,7 @@ def follow_recipe(project: Path, venv: Path) -> None:
         assert f"`{element}` in `{assignment}`" in prose
         path = project / file if file.startswith("tests/") else project / APP / file
         add_element(path, assignment, element)
-    run_shell(shell[1])
+    return shell[1]
 
 
 @pytest.fixture(scope="module")

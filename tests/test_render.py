@@ -1,5 +1,7 @@
 """Every combination of options renders a clean project holding only what was chosen."""
 
+import json
+import os
 import re
 import subprocess
 import tomllib
@@ -95,6 +97,8 @@ def test_render_has_no_template_markers(render: tuple[Path, dict[str, str]]) -> 
     leftovers = [
         f"{path.relative_to(project)}: {marker}"
         for path, text in text_files(project).items()
+        # cruft's record of the template: its format keeps the answers under "cookiecutter".
+        if path.name != ".cruft.json"
         for marker in TEMPLATE_MARKERS
         if marker in without_github_expressions(path, text).lower()
         or marker in str(path.relative_to(project))
@@ -147,6 +151,54 @@ def test_dependencies_follow_the_chosen_stores(render: tuple[Path, dict[str, str
         assert "aiosqlite" in names
         assert "asyncpg" not in names
     assert ("redis" in names) == (context["use_redis"] == "yes")
+    assert ("sentry-sdk" in names) == (context["use_sentry"] == "yes")
+    opentelemetry = {name for name in names if name.startswith("opentelemetry-")}
+    if context["use_opentelemetry"] == "yes":
+        assert opentelemetry == {
+            "opentelemetry-api",
+            "opentelemetry-sdk",
+            "opentelemetry-instrumentation-fastapi",
+            "opentelemetry-exporter-otlp-proto-http",
+        }
+    else:
+        assert opentelemetry == set()
+
+
+# Each observability option: its files, its settings, and words only its render holds.
+OBSERVABILITY_OPTIONS = {
+    "use_sentry": (("sentry.py", "test_sentry.py"), {"SENTRY_DSN"}, ("sentry",)),
+    "use_opentelemetry": (
+        ("tracing.py", "test_tracing.py"),
+        {"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME"},
+        ("opentelemetry", "otel_", "tracing"),
+    ),
+}
+
+
+@pytest.mark.parametrize("option", OBSERVABILITY_OPTIONS)
+def test_observability_option_is_all_there_or_not_mentioned(
+    render: tuple[Path, dict[str, str]], option: str
+) -> None:
+    project, context = render
+    (module, test), settings, words = OBSERVABILITY_OPTIONS[option]
+    files = {project / "src" / DEFAULT_SLUG / module, project / "tests" / test}
+    example = read_env(project / ".env.example")
+    mentions = sorted(
+        str(path.relative_to(project))
+        for path, text in text_files(project).items()
+        # Only cruft's record of the answers names every option.
+        if path.name != ".cruft.json" and any(word in text.lower() for word in words)
+    )
+
+    if context[option] == "yes":
+        assert all(path.is_file() for path in files)
+        assert settings <= settings_fields(project)
+        assert settings <= set(example)
+        assert "README.md" in mentions
+    else:
+        assert not any(path.exists() for path in files)
+        assert settings & settings_fields(project) == set()
+        assert mentions == []
 
 
 @pytest.mark.parametrize("jwt_library", ["python-jose", "pyjwt"])
@@ -200,7 +252,7 @@ def test_compose_file_runs_the_chosen_services(
     compose = yaml.safe_load((project / "compose.yaml").read_text(encoding="utf-8"))
     services = compose["services"]
     app = services["app"]
-    expected = {"app"}
+    expected = {"app", "mailpit"}
     if context["database"] == "postgresql":
         expected.add("db")
     if context["use_redis"] == "yes":
@@ -226,6 +278,33 @@ def test_compose_file_runs_the_chosen_services(
         assert "ports" not in services["redis"]
     else:
         assert "REDIS_URL" not in app["environment"]
+
+
+def test_compose_sends_mail_to_mailpit(docker_render: tuple[Path, dict[str, str]]) -> None:
+    project, _ = docker_render
+    compose = yaml.safe_load((project / "compose.yaml").read_text(encoding="utf-8"))
+    app, mailpit = compose["services"]["app"], compose["services"]["mailpit"]
+    image, _, tag = mailpit["image"].partition(":")
+    readme = (project / "README.md").read_text(encoding="utf-8")
+
+    assert image == "axllent/mailpit"
+    assert re.fullmatch(r"v\d+\.\d+\.\d+", tag), "pin a release, never latest"
+    assert app["environment"]["SMTP_HOST"] == "mailpit"
+    assert app["environment"]["SMTP_PORT"] == 1025
+    assert app["environment"]["SMTP_TLS"] == "false"
+    assert app["depends_on"]["mailpit"] == {"condition": "service_healthy"}
+    # The UI on this machine only; SMTP is reached inside compose's network.
+    assert mailpit["ports"] == ["127.0.0.1:8025:8025"]
+    assert "http://localhost:8025" in readme
+    # The production defaults stay as they were: only compose points at the catcher.
+    assert read_env(project / ".env.example")["SMTP_HOST"] == ""
+
+
+def test_mailpit_is_only_in_docker_renders(bake: Any) -> None:
+    result = bake(use_docker="no")
+    assert result.exception is None, result.exception
+
+    assert "mailpit" not in (result.project_path / "README.md").read_text(encoding="utf-8").lower()
 
 
 def test_dockerfile_runs_unprivileged_without_secrets(
@@ -354,6 +433,43 @@ def test_ci_workflow_runs_every_gate_with_the_chosen_services(
     if "redis" in services:
         assert services["redis"]["image"] == "redis:7"
         assert services["redis"]["ports"] == ["6379:6379"]
+
+
+def _template_reachable(step: dict[str, Any], project: Path, workdir: Path) -> str:
+    """Run the CI step that decides whether `cruft check` runs; what it outputs."""
+    output = workdir / "github-output"
+    output.write_text("", encoding="utf-8")
+    subprocess.run(  # noqa: S603 - fixed command, no shell
+        ["bash", "-euo", "pipefail", "-c", step["run"]],  # noqa: S607
+        cwd=project,
+        env={**os.environ, **step["env"], "GITHUB_OUTPUT": str(output)},
+        check=True,
+        timeout=120,
+        capture_output=True,
+    )
+    return output.read_text(encoding="utf-8")
+
+
+def test_ci_runs_cruft_check_only_when_the_template_answers(bake: Any, tmp_path: Path) -> None:
+    project = bake().project_path
+    workflow = yaml.safe_load(
+        (project / ".github" / "workflows" / "ci.yml").read_text(encoding="utf-8")
+    )
+    steps = workflow["jobs"]["template"]["steps"]
+    (reachability,) = [step for step in steps if step.get("id") == "template"]
+    (check,) = [step for step in steps if step.get("run", "").startswith("uvx cruft")]
+    state = json.loads((project / ".cruft.json").read_text(encoding="utf-8"))
+
+    assert check["if"] == "steps.template.outputs.reachable == 'true'"
+    assert re.fullmatch(r"uvx cruft==[\d.]+ check", check["run"])
+    # Rendered from this repository, a git checkout: the template answers.
+    assert state["template"] == str(TEMPLATE_DIR)
+    assert _template_reachable(reachability, project, tmp_path) == "reachable=true\n"
+    state["template"] = str(tmp_path / "gone")
+    (project / ".cruft.json").write_text(json.dumps(state), encoding="utf-8")
+    assert _template_reachable(reachability, project, tmp_path) == "reachable=false\n"
+    (project / ".cruft.json").unlink()
+    assert _template_reachable(reachability, project, tmp_path) == "reachable=false\n"
 
 
 # `uses: owner/action@<full commit SHA> # v1.2.3`: a tag can be moved, a commit cannot.

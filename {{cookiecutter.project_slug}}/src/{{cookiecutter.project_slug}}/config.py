@@ -139,6 +139,18 @@ class Settings(BaseSettings):
 
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     LOG_FORMAT: Literal["json", "console"] = "json"
+{%- if cookiecutter.use_sentry == "yes" %}
+
+    # Where error reports go (sentry.py): the project's DSN from Sentry. Empty: none are sent.
+    SENTRY_DSN: str = ""
+{%- endif %}
+{%- if cookiecutter.use_opentelemetry == "yes" %}
+
+    # The OTLP/HTTP collector traces go to (tracing.py), such as http://127.0.0.1:4318.
+    # Empty: nothing is traced.
+    OTEL_EXPORTER_OTLP_ENDPOINT: str = ""
+    OTEL_SERVICE_NAME: str = "{{ cookiecutter.project_slug }}"
+{%- endif %}
 
     _split_lists = field_validator(
         "CORS_ORIGINS", "ALLOWED_HOSTS", "TRUSTED_PROXIES", mode="before"
@@ -190,6 +202,31 @@ class Settings(BaseSettings):
     def _redis_url_is_redis(cls, value: str) -> str:
         if value and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("REDIS_URL must be a redis://, rediss:// or unix:// URL")
+        return value
+{%- endif %}
+
+{%- if cookiecutter.use_sentry == "yes" %}
+
+    @field_validator("SENTRY_DSN")
+    @classmethod
+    def _sentry_dsn_is_a_dsn(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if value and (
+            parts.scheme not in ("http", "https") or not parts.username or not parts.path.strip("/")
+        ):
+            raise ValueError("SENTRY_DSN must be a DSN such as https://key@o1.ingest.sentry.io/2")
+        return value
+{%- endif %}
+{%- if cookiecutter.use_opentelemetry == "yes" %}
+
+    @field_validator("OTEL_EXPORTER_OTLP_ENDPOINT")
+    @classmethod
+    def _otlp_endpoint_is_http(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if value and (parts.scheme not in ("http", "https") or not parts.hostname):
+            raise ValueError(
+                "OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL such as http://127.0.0.1:4318"
+            )
         return value
 {%- endif %}
 

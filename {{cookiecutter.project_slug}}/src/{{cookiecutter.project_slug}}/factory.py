@@ -57,6 +57,9 @@ from .security.principal_cache import (
 from .security.rate_limit import RateLimitedError, RateLimiter
 from .security.tokens import TokenCodec
 from .state import Services
+{%- if cookiecutter.use_opentelemetry == "yes" %}
+from .tracing import add_tracing
+{%- endif %}
 from .users.credentials import DatabaseSessionStore
 from .users.router import router as users_router
 
@@ -151,6 +154,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await services.engine.dispose()
             await services.principals.versions.close()
             services.hasher.close()
+{%- if cookiecutter.use_opentelemetry == "yes" %}
+            if tracer_provider is not None:
+                # Sends the spans still waiting in the batch.
+                tracer_provider.shutdown()
+{%- endif %}
 
     app = FastAPI(
         title=settings.PROJECT_NAME,
@@ -187,6 +195,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     describe_security(app, token_endpoint=login)
     add_docs(app, settings)
     add_middleware(app, settings)
+{%- if cookiecutter.use_opentelemetry == "yes" %}
+    tracer_provider = add_tracing(app, settings)
+{%- endif %}
     return app
 
 

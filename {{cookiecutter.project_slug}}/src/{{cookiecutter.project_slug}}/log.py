@@ -20,7 +20,9 @@ from datetime import UTC, datetime
 from json.encoder import encode_basestring_ascii
 from typing import Any, Literal
 
-request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
+# What a line logged outside any request shows as its request id.
+NO_REQUEST_ID = "-"
+request_id_var: ContextVar[str] = ContextVar("request_id", default=NO_REQUEST_ID)
 
 access_logger = logging.getLogger(f"{__package__}.access")
 error_logger = logging.getLogger(f"{__package__}.errors")
@@ -61,13 +63,17 @@ def redact_text(text: str) -> str:
     return text
 
 
-def _redact_value(key: str, value: Any) -> Any:
+def redact_value(key: str, value: Any) -> Any:
+    """`value`, found under `key`, with secrets masked: all of it if the key sounds
+    secret, else in its text, through dicts (by their keys) and lists."""
     if _SECRET_KEY_NAMES.search(key):
         return REDACTED
     if isinstance(value, str):
         return redact_text(value)
     if isinstance(value, dict):
-        return {k: _redact_value(str(k), v) for k, v in value.items()}
+        return {k: redact_value(str(k), v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_value(key, item) for item in value]
     return value
 
 
@@ -76,7 +82,7 @@ class RedactingFilter(logging.Filter):
         message = record.getMessage()
         record.msg, record.args = redact_text(message), None
         for key in set(vars(record)) - _STANDARD_ATTRIBUTES:
-            setattr(record, key, _redact_value(key, getattr(record, key)))
+            setattr(record, key, redact_value(key, getattr(record, key)))
         if record.exc_info and not record.exc_text:
             record.exc_text = redact_text(logging.Formatter().formatException(record.exc_info))
         return True
