@@ -100,7 +100,15 @@ async def empty_redis() -> None:
 SERVER_URL = with_database(
     os.environ.get("DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432"), "postgres"
 )
-TABLES = ("action_tokens", "api_keys", "items", "refresh_tokens", "user_sessions", "users")
+TABLES = (
+    "action_tokens",
+    "api_keys",
+    "audit_events",
+    "items",
+    "refresh_tokens",
+    "user_sessions",
+    "users",
+)
 
 
 async def _run_on_server(statement: str) -> None:

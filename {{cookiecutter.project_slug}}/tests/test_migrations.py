@@ -26,7 +26,15 @@ from {{ cookiecutter.project_slug }}.models import Base
 from .conftest import SERVER_URL, _run_on_server
 {%- endif %}
 
-MODEL_TABLES = {"users", "user_sessions", "refresh_tokens", "items", "action_tokens", "api_keys"}
+MODEL_TABLES = {
+    "users",
+    "user_sessions",
+    "refresh_tokens",
+    "items",
+    "action_tokens",
+    "api_keys",
+    "audit_events",
+}
 
 
 @pytest.fixture

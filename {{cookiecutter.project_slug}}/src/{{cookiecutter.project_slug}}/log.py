@@ -47,8 +47,13 @@ def redact_text(text: str) -> str:
     return text
 
 
+def names_a_secret(key: str) -> bool:
+    """Whether a field called `key` would hold a secret: its value never reaches a log."""
+    return _SECRET_KEY_NAMES.search(key) is not None
+
+
 def _redact_value(key: str, value: Any) -> Any:
-    if _SECRET_KEY_NAMES.search(key):
+    if names_a_secret(key):
         return REDACTED
     if isinstance(value, str):
         return redact_text(value)

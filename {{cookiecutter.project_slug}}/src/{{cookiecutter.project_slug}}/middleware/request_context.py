@@ -15,6 +15,7 @@ import uuid
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..log import access_logger, error_logger, request_id_var
+from ..security.clients import current_client_address
 
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
@@ -37,6 +38,9 @@ class RequestContextMiddleware:
             return
         request_id = _incoming_request_id(scope) or uuid.uuid4().hex
         token = request_id_var.set(request_id)
+        # The proxy-headers middleware runs first: this is the trusted client address.
+        client = scope.get("client")
+        address_token = current_client_address.set(client[0] if client else None)
         encoded_id = request_id.encode()
         status = 500
         started = False
@@ -67,7 +71,6 @@ class RequestContextMiddleware:
             await send({"type": "http.response.body", "body": body.encode()})
         finally:
             if access_logger.isEnabledFor(logging.INFO):
-                client = scope.get("client")
                 access_logger.info(
                     "request",
                     extra={
@@ -80,3 +83,4 @@ class RequestContextMiddleware:
                     },
                 )
             request_id_var.reset(token)
+            current_client_address.reset(address_token)
