@@ -12,6 +12,7 @@ ESCALATIONS = {
     "guest-creates-an-item": ("guest", "POST", "/items", {"title": "x"}),
     "guest-changes-own-profile": ("guest", "PATCH", "/users/me", {"full_name": "x"}),
     "guest-lists-users": ("guest", "GET", "/admin/users", None),
+    "guest-reads-the-audit-trail": ("guest", "GET", "/admin/audit-events", None),
     "guest-makes-self-admin": ("guest", "PATCH", "/admin/users/{self}", {"role": "admin"}),
     "guest-key-with-items-write": (
         "guest",
@@ -20,6 +21,7 @@ ESCALATIONS = {
         {"name": "k", "scopes": ["items:write"]},
     ),
     "user-lists-users": ("alice", "GET", "/admin/users", None),
+    "user-reads-the-audit-trail": ("alice", "GET", "/admin/audit-events", None),
     "user-makes-self-admin": ("alice", "PATCH", "/admin/users/{self}", {"role": "admin"}),
     "user-key-with-admin-scope": ("alice", "POST", "/api-keys", {"name": "k", "scopes": ["admin"]}),
 }

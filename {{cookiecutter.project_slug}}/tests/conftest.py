@@ -103,6 +103,7 @@ SERVER_URL = with_database(
 TABLES = (
     "action_tokens",
     "api_keys",
+    "audit_events",
     "items",
     "recovery_codes",
     "refresh_tokens",

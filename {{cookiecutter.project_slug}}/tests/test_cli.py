@@ -7,6 +7,7 @@
 import asyncio
 import io
 import sys
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -20,6 +21,7 @@ from httpx import ASGITransport, AsyncClient
 from sqlalchemy import select, update
 
 from {{ cookiecutter.project_slug }} import cli
+from {{ cookiecutter.project_slug }}.audit.models import AuditEvent
 from {{ cookiecutter.project_slug }}.config import Settings, get_settings
 from {{ cookiecutter.project_slug }}.db import create_engine, create_sessionmaker, utcnow
 from {{ cookiecutter.project_slug }}.factory import create_app
@@ -287,7 +289,36 @@ def test_set_role_demotes_an_admin_when_another_remains(
     assert asyncio.run(_role_and_state(cli_env, "rootadmin-cli")) == (Role.USER, True)
 
 
-NOTHING_TO_PURGE = "refresh_tokens 0\nuser_sessions 0\naction_tokens 0\napi_keys 0\n"
+async def _audit_trail(url: str) -> list[tuple[Any, ...]]:
+    """(event, user_id, actor_id, details) of every row, by event name."""
+    engine = create_engine(url)
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            select(
+                AuditEvent.event, AuditEvent.user_id, AuditEvent.actor_id, AuditEvent.details
+            ).order_by(AuditEvent.event)
+        )
+        trail = [tuple(row) for row in rows]
+    await engine.dispose()
+    return trail
+
+
+def test_set_role_is_kept_in_the_audit_trail_as_the_command_lines(
+    cli_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert _create_user(monkeypatch, role="user") == 0
+    asyncio.run(_change_user(cli_env, "rootadmin-cli", is_active=False))
+    assert _set_role("rootadmin-cli", "admin") == 0
+    user_id = uuid.UUID(asyncio.run(_user_id(cli_env, "rootadmin-cli")))
+    assert asyncio.run(_audit_trail(cli_env)) == [
+        ("role_changed", user_id, None, {"role": "admin", "by": "command-line"}),
+        ("user_reactivated", user_id, None, {"by": "command-line"}),
+    ]
+
+
+NOTHING_TO_PURGE = (
+    "refresh_tokens 0\nuser_sessions 0\naction_tokens 0\napi_keys 0\naudit_events 0\n"
+)
 
 
 async def _add_ended_session(url: str, username: str, refresh_tokens: int) -> None:
@@ -317,7 +348,9 @@ def test_purge_deletes_expired_rows_and_prints_the_counts(
     capsys.readouterr()
     assert cli.main(["purge"]) == 0
     out, err = capsys.readouterr()
-    assert out == "refresh_tokens 2\nuser_sessions 1\naction_tokens 0\napi_keys 0\n"
+    assert out == (
+        "refresh_tokens 2\nuser_sessions 1\naction_tokens 0\napi_keys 0\naudit_events 0\n"
+    )
     assert err == ""
     assert cli.main(["purge"]) == 0
     assert capsys.readouterr().out == NOTHING_TO_PURGE

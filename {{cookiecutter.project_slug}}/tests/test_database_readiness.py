@@ -137,7 +137,9 @@ def database_of_a_newer_version(empty_database: str) -> str:
 def test_sqlite_file_without_a_schema_is_migrated_on_start_up(tmp_path: Path) -> None:
     result = _run_command(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'new.db'}", "purge")
     assert result.returncode == 0, result.stderr
-    assert result.stdout == "refresh_tokens 0\nuser_sessions 0\naction_tokens 0\napi_keys 0\n"
+    assert result.stdout == (
+        "refresh_tokens 0\nuser_sessions 0\naction_tokens 0\napi_keys 0\naudit_events 0\n"
+    )
 
 
 def test_unreachable_database_stops_start_up_with_one_line(tmp_path: Path) -> None:

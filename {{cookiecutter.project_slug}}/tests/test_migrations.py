@@ -35,6 +35,7 @@ MODEL_TABLES = {
     "api_keys",
     "totp_secrets",
     "recovery_codes",
+    "audit_events",
 }
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from {{ cookiecutter.project_slug }}.api_keys.models import ApiKey
+from {{ cookiecutter.project_slug }}.audit.models import AuditEvent
 from {{ cookiecutter.project_slug }}.config import Settings
 from {{ cookiecutter.project_slug }}.db import utcnow
 from {{ cookiecutter.project_slug }}.factory import create_app
@@ -39,7 +40,7 @@ from .conftest import CapturedLogs, UserFactory, bearer, login, make_settings
 LONG_AGO = timedelta(days=DEAD_KEY_DAYS + 1)
 # Past the grace, not yet past the retention of dead keys.
 A_WHILE_AGO = GRACE + timedelta(minutes=5)
-TABLES = ("refresh_tokens", "user_sessions", "action_tokens", "api_keys")
+TABLES = ("refresh_tokens", "user_sessions", "action_tokens", "api_keys", "audit_events")
 REFRESH_URL = "/api/v1/auth/refresh"
 
 
@@ -171,7 +172,13 @@ async def test_purge_deletes_what_ended_and_keeps_what_lives(
 
     counts = await purge_expired(services.engine, settings)
 
-    assert counts == {"refresh_tokens": 4, "user_sessions": 2, "action_tokens": 2, "api_keys": 2}
+    assert counts == {
+        "refresh_tokens": 4,
+        "user_sessions": 2,
+        "action_tokens": 2,
+        "api_keys": 2,
+        "audit_events": 0,
+    }
     assert await _ids(services, UserSession.id) == {live, just_logged_out, just_expired}
     assert await _ids(services, RefreshToken.token_hash) == {*live_tokens, just_logged_out_token}
     assert await _ids(services, ActionToken.token_hash) == {unused_link, just_used_link}
@@ -183,6 +190,37 @@ async def test_purge_deletes_what_ended_and_keeps_what_lives(
     }
     # A second pass finds nothing left to do.
     assert await purge_expired(services.engine, settings) == dict.fromkeys(TABLES, 0)
+
+
+async def _audit_event(services: Services, age: timedelta) -> uuid.UUID:
+    async with services.sessionmaker() as db:
+        row = AuditEvent(event="login_succeeded", created_at=utcnow() - age, details={})
+        db.add(row)
+        await db.commit()
+    return row.id
+
+
+@pytest.mark.parametrize("days", [90, 1])
+async def test_audit_events_go_after_the_retention_and_not_before(
+    services: Services, db_url: str, days: int
+) -> None:
+    retention = timedelta(days=days)
+    await _audit_event(services, retention + timedelta(minutes=1))
+    kept = {
+        await _audit_event(services, retention - timedelta(minutes=1)),
+        await _audit_event(services, timedelta(0)),
+    }
+
+    counts = await purge_expired(services.engine, make_settings(db_url, AUDIT_RETENTION_DAYS=days))
+
+    assert counts["audit_events"] == 1
+    assert await _ids(services, AuditEvent.id) == kept
+
+
+@pytest.mark.parametrize("days", [0, -1, 100 * 366 + 1])
+def test_audit_retention_out_of_range_is_refused(db_url: str, days: int) -> None:
+    with pytest.raises(ValidationError, match="AUDIT_RETENTION_DAYS"):
+        make_settings(db_url, AUDIT_RETENTION_DAYS=days)
 
 
 async def test_ended_session_takes_its_refresh_tokens_with_it_through_the_foreign_key(
@@ -276,8 +314,8 @@ async def test_periodic_purge_runs_passes_and_survives_a_failing_one(
     assert failure["message"] == "purge of expired rows failed; the next pass runs as planned"
     assert "action_tokens" in failure["exc_info"]
     assert (
-        "purged expired rows: refresh_tokens=0, user_sessions=0, action_tokens=1, api_keys=0"
-        in passes()
+        "purged expired rows: refresh_tokens=0, user_sessions=0, action_tokens=1, api_keys=0, "
+        "audit_events=0" in passes()
     )
 
 

@@ -4,9 +4,9 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from .audit.trail import Event
 from .config import Settings
 from .errors import ConflictError
-from .security.events import security_event
 from .security.passwords import PasswordHasher
 from .security.scopes import Role
 from .users.schemas import UserCreate
@@ -33,7 +33,14 @@ async def ensure_first_admin(
             password=settings.FIRST_ADMIN_PASSWORD.get_secret_value(),
         )
         try:
-            user = await create_user(session, hasher, data, role=Role.ADMIN, email_verified=True)
+            await create_user(
+                session,
+                hasher,
+                data,
+                role=Role.ADMIN,
+                email_verified=True,
+                event=Event.FIRST_ADMIN_CREATED,
+            )
         except ConflictError:
             holder = await find_by_login(session, data.email) or await find_by_login(
                 session, data.username
@@ -50,5 +57,3 @@ async def ensure_first_admin(
                     __package__,
                     holder.username,
                 )
-            return
-    security_event("first_admin_created", user_id=str(user.id))

@@ -20,16 +20,11 @@ from .factory import create_services
 from .mfa.service import reencrypt_secrets
 from .migrate import DatabaseNotReadyError, prepare_schema
 from .purge import purge_expired
-from .security.events import security_event
 from .security.principal_cache import AuthStateUnavailableError
 from .security.scopes import Role
 from .state import Services
 from .users.schemas import AdminUserUpdate, UserCreate
 from .users.service import create_user, find_by_login
-
-# The command line acts as no user, so the rule that admins cannot demote themselves
-# never applies to it; the rule that an active admin must remain does.
-COMMAND_LINE_ACTOR = uuid.UUID(int=0)
 
 
 class CommandError(Exception):
@@ -119,11 +114,12 @@ async def _set_role(settings: Settings, login: str, role: Role) -> str:
         # Active too: this is how an admin gets back in after a lockout. admin_update
         # commits through the principal cache: with REDIS_URL every worker drops its
         # cached entry at once; without, a running server's cache holds it up to 30 s.
+        # No actor: the command line acts as no user.
         try:
-            user, previous_role = await admin_update(
+            user = await admin_update(
                 session,
                 services.principals,
-                COMMAND_LINE_ACTOR,
+                None,
                 user.id,
                 AdminUserUpdate(role=role, is_active=True),
             )
@@ -131,8 +127,6 @@ async def _set_role(settings: Settings, login: str, role: Role) -> str:
             raise CommandError(exc.detail) from exc
         except AuthStateUnavailableError as exc:
             raise CommandError("REDIS_URL did not answer; nothing was changed") from exc
-    if user.role != previous_role:
-        security_event("role_changed", user_id=str(user.id), by="command-line", role=user.role)
     return f"{user.username} is now an active {user.role} (was {before})"
 
 
@@ -189,7 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     set_role.add_argument("--username", required=True, help="the username or email address")
     set_role.add_argument("--role", choices=[role.value for role in Role], required=True)
     commands.add_parser(
-        "purge", help="delete expired sessions, links and old API keys now; print the counts"
+        "purge",
+        help="delete expired sessions, links, old API keys and audit events now; print the counts",
     )
     commands.add_parser(
         "rotate-mfa-key",

@@ -127,6 +127,8 @@ class Settings(BaseSettings):
     # How often the app deletes expired rows (purge.py); 0: never in the app, run the
     # `purge` command from cron instead.
     PURGE_INTERVAL_MINUTES: int = Field(default=60, ge=0, le=7 * 24 * 60)
+    # Days the audit trail keeps an event (GET /admin/audit-events); older ones are purged.
+    AUDIT_RETENTION_DAYS: int = Field(default=90, ge=1, le=100 * 366)
 
     # RFC 9106's second recommended Argon2id profile: 3 passes over 64 MiB, 4 lanes.
     ARGON2_TIME_COST: int = Field(default=3, ge=1)

@@ -133,6 +133,8 @@ async def handle_app_error(_request: Request, exc: Exception) -> JSONResponse:
 async def handle_rate_limited(request: Request, exc: Exception) -> JSONResponse:
     limited = cast(RateLimitedError, exc)  # registered for RateLimitedError only
     client = request.client.host if request.client else "unknown"
+    # Logged only, not kept in the audit trail: a 429 changes nothing, and floods are
+    # when it happens, a row per refused request would be the amplification refused.
     security_event("rate_limited", path=request.url.path, client=client, limit=str(limited.limit))
     return JSONResponse(
         {"detail": f"Too many requests; retry in {limited.retry_after} seconds"},

@@ -63,10 +63,15 @@ def redact_text(text: str) -> str:
     return text
 
 
+def names_a_secret(key: str) -> bool:
+    """Whether a field called `key` would hold a secret: its value never reaches a log."""
+    return _SECRET_KEY_NAMES.search(key) is not None
+
+
 def redact_value(key: str, value: Any) -> Any:
     """`value`, found under `key`, with secrets masked: all of it if the key sounds
     secret, else in its text, through dicts (by their keys) and lists."""
-    if _SECRET_KEY_NAMES.search(key):
+    if names_a_secret(key):
         return REDACTED
     if isinstance(value, str):
         return redact_text(value)

@@ -89,6 +89,8 @@ class CappedMailSender:
     async def send(self, mail: Mail) -> None:
         recipient = mail.to.strip().lower()
         if not await self._limiter.count(self._limiter.login, Bucket.MAIL_TO, recipient):
+            # Logged only, not kept in the audit trail: it comes in floods of requests
+            # for one address, and the requests' own events are kept.
             security_event("mail_throttled", to=recipient)
             return
         await self._sender.send(mail)

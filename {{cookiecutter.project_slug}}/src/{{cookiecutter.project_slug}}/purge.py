@@ -9,6 +9,7 @@ One pass (`purge_expired`) runs each rule of `PURGES`, one DELETE per table:
 - API keys revoked or expired more than `DEAD_KEY_DAYS` ago: until then an expired key
   still shows in its owner's list, and the id of a revoked key, named in the logs, still
   leads to its row (name, owner, scopes).
+- audit events older than AUDIT_RETENTION_DAYS.
 
 Sessions, refresh tokens and links go `GRACE` after they ended, not at once: a request that read a
 session just before it ended may still be writing a refresh token for it.
@@ -27,6 +28,7 @@ from sqlalchemy import ColumnElement, Delete, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .api_keys.models import ApiKey
+from .audit.models import AuditEvent
 from .config import Settings
 from .db import utcnow
 from .users.models import ActionToken, RefreshToken, UserSession
@@ -70,6 +72,11 @@ def long_dead_api_keys(now: datetime, _settings: Settings) -> Delete:
     return delete(ApiKey).where(or_(ApiKey.revoked_at < cutoff, ApiKey.expires_at < cutoff))
 
 
+def audit_events_past_retention(now: datetime, settings: Settings) -> Delete:
+    cutoff = now - timedelta(days=settings.AUDIT_RETENTION_DAYS)
+    return delete(AuditEvent).where(AuditEvent.created_at < cutoff)
+
+
 # Run in this order. A session's refresh tokens go just before the session, so they are
 # counted; the foreign key's ON DELETE CASCADE would take any that slipped in between.
 # Another table with rows that expire is one more rule here.
@@ -78,6 +85,7 @@ PURGES: tuple[PurgeRule, ...] = (
     ended_sessions,
     used_or_expired_links,
     long_dead_api_keys,
+    audit_events_past_retention,
 )
 
 

@@ -16,6 +16,7 @@ from typing import Annotated
 from fastapi import HTTPException, Request, Security, status
 from fastapi.security import SecurityScopes
 
+from ..audit.trail import Event, record_limited
 from ..errors import answers
 from ..security.clients import client_address
 from ..security.cookies import CSRF_HEADER, UNSAFE_METHODS, CookiePolicy
@@ -240,7 +241,17 @@ async def authorize_bearer(request: Request, security_scopes: SecurityScopes) ->
 
 
 async def _note_admin_denial(services: Services, user: UserSnapshot, client: str) -> None:
-    security_event("admin_access_denied", user_id=str(user.id), client=client)
+    # Any user can repeat this at will: a row a minute per user at most, the log has all.
+    async with services.sessionmaker() as db:
+        await record_limited(
+            db,
+            services.limiter,
+            Event.ADMIN_ACCESS_DENIED,
+            subject=f"user:{user.id}",
+            user_id=user.id,
+            client=client,
+        )
+        await db.commit()
     if not await services.limiter.count(ADMIN_DENIALS_ALERT, Bucket.ADMIN_DENIALS, client):
         security_event("repeated_admin_denials", user_id=str(user.id), client=client)
 

@@ -1,12 +1,15 @@
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Query, status
 
 from ..access.dependencies import Admin
+from ..audit import service as audit_service
+from ..audit.schemas import AuditEventPublic
+from ..audit.trail import Event
 from ..errors import error_responses
 from ..mfa import service as mfa_service
 from ..pagination import Page, PageDep
-from ..security.events import security_event
 from ..state import DbDep, ServicesDep
 from ..users import service as users_service
 from ..users.schemas import AdminUserUpdate, UserPublic
@@ -30,13 +33,7 @@ async def update_user(
     db: DbDep,
 ) -> UserPublic:
     """Change a user's role or active state; it counts from that user's next request."""
-    user, previous_role = await service.admin_update(
-        db, services.principals, principal.user.id, user_id, data
-    )
-    if user.role != previous_role:
-        security_event(
-            "role_changed", user_id=str(user.id), by=str(principal.user.id), role=user.role
-        )
+    user = await service.admin_update(db, services.principals, principal.user.id, user_id, data)
     return UserPublic.model_validate(user)
 
 
@@ -48,3 +45,16 @@ async def update_user(
 async def reset_mfa(user_id: uuid.UUID, principal: Admin, services: ServicesDep, db: DbDep) -> None:
     """Turn a user's two-factor authentication off (a lost device); their logins end."""
     await mfa_service.reset(db, services.principals, user_id, actor_id=principal.user.id)
+
+
+@router.get("/audit-events")
+async def list_audit_events(
+    principal: Admin,
+    page: PageDep,
+    db: DbDep,
+    user_id: Annotated[uuid.UUID | None, Query(description="Only events about this user.")] = None,
+    event: Annotated[Event | None, Query(description="Only events of this name.")] = None,
+) -> Page[AuditEventPublic]:
+    """Security events kept AUDIT_RETENTION_DAYS, newest first; never a secret."""
+    rows, total = await audit_service.list_events(db, page, user_id=user_id, event=event)
+    return Page[AuditEventPublic].of(rows, total, page)

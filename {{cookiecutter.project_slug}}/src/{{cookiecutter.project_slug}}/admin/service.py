@@ -1,4 +1,9 @@
-"""What only admins do to users: change their role and whether they may log in."""
+"""What only admins do to users: change their role and whether they may log in.
+
+The `set-role` command makes the same changes with no admin behind them (`actor_id`
+None): the rule that admins cannot demote themselves does not apply to it, the rule
+that an active admin must remain does.
+"""
 
 import uuid
 
@@ -7,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from ..api_keys.service import revoke_all_keys
+from ..audit.trail import Event, record
 from ..errors import AppError, ConflictError
 from ..security.principal_cache import PrincipalCache
 from ..security.scopes import Role
@@ -14,22 +20,24 @@ from ..users import service as users_service
 from ..users.models import User
 from ..users.schemas import AdminUserUpdate
 
+# How the audit trail names a change made from the command line, which has no user.
+COMMAND_LINE = "command-line"
+
 
 async def admin_update(
     db: AsyncSession,
     principals: PrincipalCache,
-    acting_admin_id: uuid.UUID,
+    actor_id: uuid.UUID | None,
     user_id: uuid.UUID,
     data: AdminUserUpdate,
-) -> tuple[User, Role]:
-    """Apply an admin's change; return the user and the role they had before."""
+) -> User:
+    """Apply the change of the admin `actor_id` (None: the command line), with its events."""
     user = await users_service.get_user(db, user_id)
-    if user.id == acting_admin_id and (
+    if user.id == actor_id and (
         (data.role is not None and data.role != Role.ADMIN) or data.is_active is False
     ):
         # Otherwise the last admin could lock everyone out of user management.
         raise AppError("Admins cannot demote or deactivate themselves")
-    previous_role = user.role
     changes: dict[str, object] = {}
     if data.role is not None and data.role != user.role:
         changes["role"] = data.role
@@ -44,9 +52,23 @@ async def admin_update(
             await users_service.revoke_sessions(db, user.id)
             # Keys too: reactivating a user must not bring their old keys back.
             await revoke_all_keys(db, user.id)
+        _record_changes(db, actor_id, user.id, changes)
         await principals.commit_change(db, user.id)
         await db.refresh(user)
-    return user, previous_role
+    return user
+
+
+def _record_changes(
+    db: AsyncSession, actor_id: uuid.UUID | None, user_id: uuid.UUID, changes: dict[str, object]
+) -> None:
+    """The events of `changes`, in their transaction."""
+    by = {} if actor_id is not None else {"by": COMMAND_LINE}
+    if "role" in changes:
+        role = str(changes["role"])
+        record(db, Event.ROLE_CHANGED, user_id=user_id, actor_id=actor_id, role=role, **by)
+    if "is_active" in changes:
+        event = Event.USER_REACTIVATED if changes["is_active"] else Event.USER_DEACTIVATED
+        record(db, event, user_id=user_id, actor_id=actor_id, **by)
 
 
 def _stays_active_admin(data: AdminUserUpdate) -> bool:

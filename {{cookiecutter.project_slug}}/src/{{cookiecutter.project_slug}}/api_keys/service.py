@@ -6,9 +6,9 @@ from datetime import timedelta
 from sqlalchemy import exists, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..audit.trail import Event, record
 from ..db import utcnow
 from ..errors import AppError, ForbiddenError, NotFoundError
-from ..security.events import security_event
 from ..security.identity import UserSnapshot
 from ..security.scopes import ROLE_SCOPES, format_scope
 from ..security.secret_tokens import hash_secret_token, new_secret_token
@@ -49,16 +49,18 @@ async def create_key(
         expires_at=now + timedelta(days=data.expires_in_days) if data.expires_in_days else None,
     )
     if not await _insert_within_cap(db, api_key):
+        await db.rollback()
         if not await db.scalar(select(User.is_active).where(User.id == owner.id)):
             raise ForbiddenError("Inactive user")
         raise AppError(f"At most {MAX_KEYS_PER_USER} API keys per user; revoke one first")
-    security_event("api_key_created", user_id=str(owner.id), key_id=str(api_key.id))
+    record(db, Event.API_KEY_CREATED, user_id=owner.id, key_id=api_key.id)
+    await db.commit()
     return api_key, key
 
 
 async def _insert_within_cap(db: AsyncSession, api_key: ApiKey) -> bool:
     """Insert the key unless its owner already has MAX_KEYS_PER_USER active ones, or
-    was deactivated since the request was authenticated.
+    was deactivated since the request was authenticated; the caller commits.
 
     Counting and inserting are one statement, and on PostgreSQL the owner's row is
     locked first: parallel requests cannot each see room for one more. SQLite runs one
@@ -79,7 +81,6 @@ async def _insert_within_cap(db: AsyncSession, api_key: ApiKey) -> bool:
             columns, select(*values).where(active < MAX_KEYS_PER_USER, owner_active)
         )
     )
-    await db.commit()
     return bool(inserted.rowcount)  # type: ignore[attr-defined]
 
 
@@ -101,8 +102,8 @@ async def revoke_key(db: AsyncSession, owner: UserSnapshot, key_id: uuid.UUID) -
     if api_key is None:
         raise NotFoundError("API key not found")
     api_key.revoked_at = utcnow()
+    record(db, Event.API_KEY_REVOKED, user_id=owner.id, key_id=key_id)
     await db.commit()
-    security_event("api_key_revoked", user_id=str(owner.id), key_id=str(key_id))
 
 
 async def revoke_all_keys(db: AsyncSession, user_id: uuid.UUID) -> None:

@@ -15,10 +15,10 @@ from fastapi import Depends
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..audit.trail import Event, record
 from ..db import utcnow
 from ..errors import InvalidCredentialsError, NotFoundError
 from ..security.clients import ClientDetails
-from ..security.events import security_event
 from ..security.principal_cache import PrincipalCache
 from ..security.scopes import ROLE_SCOPES, format_scope, grant_scopes, parse_scope
 from ..security.secret_tokens import hash_secret_token, new_secret_token
@@ -152,8 +152,8 @@ class LoginSessions:
     async def end(self, db: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID) -> None:
         """Log out: the session's access tokens and refresh-token family stop working."""
         await revoke_session(db, session_id)
+        record(db, Event.LOGGED_OUT, user_id=user_id, session_id=session_id)
         await self._principals.commit_change(db, user_id)
-        security_event("logged_out", user_id=str(user_id), session_id=str(session_id))
 
     async def list_live(self, db: AsyncSession, user_id: uuid.UUID) -> list[UserSession]:
         """The user's live sessions, newest first. No more than MAX_SESSIONS_PER_USER are
@@ -185,8 +185,8 @@ class LoginSessions:
         if ended.rowcount != 1:  # type: ignore[attr-defined]
             await db.rollback()
             raise NotFoundError("Session not found")
+        record(db, Event.SESSION_REVOKED, user_id=user_id, session_id=session_id)
         await self._principals.commit_change(db, user_id)
-        security_event("session_revoked", user_id=str(user_id), session_id=str(session_id))
 
     async def _issue_pair(
         self, db: AsyncSession, user: User, login_session: UserSession, scopes: frozenset[str]
@@ -221,8 +221,8 @@ class LoginSessions:
         # first and the caches are told after, as far as they can be. While the store is
         # down, no cache is trusted anyway (authentication answers 503).
         await revoke_session(db, session_id)
+        record(db, Event.REFRESH_TOKEN_REUSED, user_id=user_id, session_id=session_id)
         await db.commit()
-        security_event("refresh_token_reused", user_id=str(user_id), session_id=str(session_id))
         await self._principals.forget_user(user_id)
 
 

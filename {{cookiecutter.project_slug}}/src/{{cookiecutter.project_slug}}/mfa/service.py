@@ -13,11 +13,11 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..audit.trail import Event, record
 from ..db import utcnow
 from ..errors import AppError, ConflictError
 from ..security import totp
 from ..security.encryption import SecretBox, UndecryptableSecretError
-from ..security.events import security_event
 from ..security.password_guard import PasswordGuard
 from ..security.principal_cache import PrincipalCache
 from ..security.rate_limit import Bucket, RateLimiter
@@ -63,13 +63,13 @@ async def start_setup(
         )
     )
     db.add(TotpSecret(user_id=user.id, encrypted_secret=box.encrypt(secret)))
+    record(db, Event.MFA_SETUP_STARTED, user_id=user.id)
     try:
         await db.commit()
     except IntegrityError as exc:
         # A confirmation landed meanwhile: its secret is active and was not replaced.
         await db.rollback()
         raise ConflictError(ALREADY_ON) from exc
-    security_event("mfa_setup_started", user_id=str(user.id))
     return secret, totp.provisioning_uri(secret, account=user.username, issuer=issuer)
 
 
@@ -130,8 +130,8 @@ async def confirm_setup(
         RecoveryCode(user_id=user.id, code_hash=hash_recovery_code(user.id, code)) for code in codes
     )
     await revoke_sessions(db, user.id, keep=keep_session)
+    record(db, Event.MFA_ENABLED, user_id=user.id)
     await principals.commit_change(db, user.id)
-    security_event("mfa_enabled", user_id=str(user.id))
     return codes
 
 
@@ -157,8 +157,8 @@ async def disable(
     if not await _turn_off(db, user.id):
         await db.rollback()
         raise ConflictError(NOT_ON)
+    record(db, Event.MFA_DISABLED, user_id=user.id)
     await principals.commit_change(db, user.id)
-    security_event("mfa_disabled", user_id=str(user.id))
 
 
 async def reset(
@@ -171,8 +171,8 @@ async def reset(
         await db.rollback()
         raise ConflictError(f"{NOT_ON} for this user")
     await revoke_sessions(db, user.id)
+    record(db, Event.MFA_RESET, user_id=user.id, actor_id=actor_id)
     await principals.commit_change(db, user.id)
-    security_event("mfa_reset", user_id=str(user.id), actor_id=str(actor_id))
 
 
 async def accept_code(db: AsyncSession, box: SecretBox, user_id: uuid.UUID, code: str) -> bool:
@@ -247,15 +247,16 @@ async def _spend_recovery_code(db: AsyncSession, user_id: uuid.UUID, code: str) 
         )
         .values(used_at=utcnow())
     )
-    await db.commit()
     if spent.rowcount != 1:  # type: ignore[attr-defined]
+        await db.commit()
         return False
     remaining = await db.scalar(
         select(func.count())
         .select_from(RecoveryCode)
         .where(RecoveryCode.user_id == user_id, RecoveryCode.used_at.is_(None))
     )
-    security_event("recovery_code_used", user_id=str(user_id), remaining=str(remaining or 0))
+    record(db, Event.RECOVERY_CODE_USED, user_id=user_id, remaining=str(remaining or 0))
+    await db.commit()
     return True
 
 

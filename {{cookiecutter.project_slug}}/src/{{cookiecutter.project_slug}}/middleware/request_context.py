@@ -14,6 +14,7 @@ import uuid
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..log import access_log, error_logger, request_id_var
+from ..security.clients import current_client_address
 
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
@@ -36,6 +37,9 @@ class RequestContextMiddleware:
             return
         request_id = _incoming_request_id(scope) or uuid.uuid4().hex
         token = request_id_var.set(request_id)
+        # The proxy-headers middleware runs first: this is the trusted client address.
+        client = scope.get("client")
+        address_token = current_client_address.set(client[0] if client else None)
         encoded_id = request_id.encode()
         status = 500
         started = False
@@ -66,7 +70,6 @@ class RequestContextMiddleware:
             await send({"type": "http.response.body", "body": body.encode()})
         finally:
             if access_log.enabled():
-                client = scope.get("client")
                 access_log.write(
                     method=scope["method"],
                     path=scope["path"],
@@ -76,3 +79,4 @@ class RequestContextMiddleware:
                     user_id=scope.get("state", {}).get("user_id"),
                 )
             request_id_var.reset(token)
+            current_client_address.reset(address_token)

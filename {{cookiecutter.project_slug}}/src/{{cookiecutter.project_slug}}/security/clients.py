@@ -1,6 +1,7 @@
 """Who is on the other end of a request."""
 
 import unicodedata
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from starlette.requests import HTTPConnection
@@ -9,6 +10,9 @@ from starlette.requests import HTTPConnection
 MAX_ADDRESS_LENGTH = 45
 # Enough for any real browser's User-Agent; the header itself may be kilobytes of junk.
 MAX_USER_AGENT_LENGTH = 256
+# The current request's client address, for records made deep in a service (audit rows);
+# set by the request-context middleware, None outside a request.
+current_client_address: ContextVar[str | None] = ContextVar("client_address", default=None)
 
 
 def client_address(request: HTTPConnection) -> str:

@@ -12,7 +12,7 @@ from .rate_limit import Bucket, RateLimiter
 class PasswordGuard:
     def __init__(self, hasher: PasswordHasher, limiter: RateLimiter) -> None:
         self.hasher = hasher
-        self._limiter = limiter
+        self.limiter = limiter
 
     async def check(
         self, bucket: Bucket, key: str, password: str, hashed: str | None
@@ -23,5 +23,5 @@ class PasswordGuard:
         None a dummy hash is checked, so an unknown account costs the same time.
         """
         self.hasher.ensure_room()
-        await self._limiter.hit(self._limiter.login, bucket, key)
+        await self.limiter.hit(self.limiter.login, bucket, key)
         return await self.hasher.verify(password, hashed)

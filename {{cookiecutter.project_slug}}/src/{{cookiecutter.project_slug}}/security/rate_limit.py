@@ -62,6 +62,8 @@ class Bucket(StrEnum):
     API = "api"
     # Not a limit: how many admin-route denials from one address raise an alert.
     ADMIN_DENIALS = "admin-denials"
+    # Not a limit: how many rows an event anyone can repeat may add to the audit trail.
+    AUDIT_ROWS = "audit-rows"
 
 
 class RateLimitedError(Exception):

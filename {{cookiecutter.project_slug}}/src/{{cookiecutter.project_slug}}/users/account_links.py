@@ -11,11 +11,11 @@ from fastapi import Depends
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ..audit.trail import Event, record
 from ..config import Settings
 from ..db import utcnow
 from ..errors import AppError
 from ..mail import MailSender, link_mail, notice_mail
-from ..security.events import security_event
 from ..security.identity import UserSnapshot
 from ..security.principal_cache import PrincipalCache
 from ..security.secret_tokens import hash_secret_token, new_secret_token
@@ -151,8 +151,9 @@ class AccountMail:
                 return
             minutes = settings.PASSWORD_RESET_EXPIRE_MINUTES
             lifetime = timedelta(minutes=minutes)
+            # Committed with the link.
+            record(db, Event.PASSWORD_RESET_REQUESTED, user_id=user.id)
             token = await _issue(db, user, Purpose.RESET_PASSWORD, lifetime)
-        security_event("password_reset_requested", user_id=str(user.id))
         await self._mailer.send(
             link_mail(
                 to=user.email,
@@ -168,8 +169,8 @@ async def verify_email(db: AsyncSession, principals: PrincipalCache, token: str)
     user = await find_link(db, token, Purpose.VERIFY_EMAIL)
     await spend_link(db, token, Purpose.VERIFY_EMAIL)
     user.email_verified = True
+    record(db, Event.EMAIL_VERIFIED, user_id=user.id)
     await principals.commit_change(db, user.id)
-    security_event("email_verified", user_id=str(user.id))
     return user
 
 

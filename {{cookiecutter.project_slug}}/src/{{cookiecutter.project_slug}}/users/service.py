@@ -6,10 +6,10 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..audit.trail import Event, record
 from ..db import release_connection, utcnow
 from ..errors import AppError, ConflictError, NotFoundError, UnprocessableError
 from ..pagination import PageParams
-from ..security.events import security_event
 from ..security.password_guard import PasswordGuard
 from ..security.passwords import PasswordHasher, password_problem
 from ..security.principal_cache import PrincipalCache
@@ -26,11 +26,14 @@ async def create_user(
     *,
     role: Role = Role.USER,
     email_verified: bool = False,
+    event: Event | None = None,
 ) -> User:
+    """Create the user; `event`, if given, is recorded about them in the same commit."""
     await _ensure_available(db, username=data.username, email=data.email.lower())
     await release_connection(db)
     hashed_password = await hasher.hash(data.password)
     user = User(
+        id=uuid.uuid4(),
         username=data.username,
         email=data.email.lower(),
         full_name=data.full_name,
@@ -39,6 +42,8 @@ async def create_user(
         email_verified=email_verified,
     )
     db.add(user)
+    if event is not None:
+        record(db, event, user_id=user.id)
     await _commit_unique(db)
     return user
 
@@ -105,13 +110,13 @@ async def update_me(
         user.email_verified = False
     if data.full_name is not None:
         user.full_name = data.full_name
+    if old_email is not None:
+        record(db, Event.EMAIL_CHANGED, user_id=user.id)
     try:
         await principals.commit_change(db, user.id)
     except IntegrityError as exc:
         await db.rollback()
         raise ConflictError("Email already registered") from exc
-    if old_email is not None:
-        security_event("email_changed", user_id=str(user.id))
     return user, old_email
 
 
@@ -133,8 +138,8 @@ async def change_password(
     user.hashed_password = await passwords.hasher.hash(new_password)
     await expire_reset_links(db, user.id)
     await revoke_sessions(db, user.id, keep=keep_session)
+    record(db, Event.PASSWORD_CHANGED, user_id=user.id)
     await principals.commit_change(db, user.id)
-    security_event("password_changed", user_id=str(user.id))
 
 
 async def expire_reset_links(db: AsyncSession, user_id: uuid.UUID) -> None:
