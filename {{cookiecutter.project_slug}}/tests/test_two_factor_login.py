@@ -9,12 +9,14 @@ from httpx import ASGITransport, AsyncClient
 from sqlalchemy import event
 
 from {{ cookiecutter.project_slug }}.factory import create_app
+from {{ cookiecutter.project_slug }}.mfa.service import MAX_WRONG_CODES
 from {{ cookiecutter.project_slug }}.state import Services
 
 from .conftest import BASE_URL, PASSWORD, CapturedLogs, UserFactory, bearer, login, make_settings
 from .crowd import all_at_once, client_from, loopback
 from .two_factor import (
     CODE_REFUSED,
+    CODES_LOCKED,
     DISABLE_URL,
     MFA_CHALLENGE,
     MFA_REQUIRED,
@@ -153,6 +155,43 @@ async def test_code_guesses_count_against_the_accounts_login_limit(
     assert [answer.status_code for answer in answers] == [401, 401, 429, 429]
     assert answers[0].json() == CODE_REFUSED
     assert answers[1].json() == MFA_REQUIRED
+
+
+# Room for more guesses than MAX_WRONG_CODES within the login limit.
+@pytest.mark.parametrize("settings_overrides", [{"RATE_LIMIT_LOGIN": "100/minute"}])
+async def test_after_ten_wrong_codes_only_a_recovery_code_logs_in(
+    client: AsyncClient, make_user: UserFactory
+) -> None:
+    username, enrolment = await _enrolled(client, make_user)
+    current = code_at(enrolment.secret, enrolment.step)
+    wrong = [await token_login(client, username, otp=f"{n:06d}") for n in range(MAX_WRONG_CODES)]
+    assert [answer.json() for answer in wrong] == [CODE_REFUSED] * MAX_WRONG_CODES
+
+    locked = await token_login(client, username, otp=current)
+    recovered = await token_login(client, username, otp=enrolment.recovery_codes[0])
+    # The recovery code started the count again: the next step's code works.
+    unlocked = await token_login(
+        client, username, otp=code_at(enrolment.secret, enrolment.step + 1)
+    )
+
+    assert (locked.status_code, locked.json()) == (401, CODES_LOCKED)
+    assert locked.headers["www-authenticate"] == MFA_CHALLENGE
+    assert recovered.status_code == 200
+    assert unlocked.status_code == 200
+
+
+@pytest.mark.parametrize("settings_overrides", [{"RATE_LIMIT_LOGIN": "100/minute"}])
+async def test_a_right_code_starts_the_count_of_wrong_ones_again(
+    client: AsyncClient, make_user: UserFactory
+) -> None:
+    username, enrolment = await _enrolled(client, make_user)
+    answers = []
+    for otp in (enrolment.step, enrolment.step + 1):
+        for n in range(MAX_WRONG_CODES - 1):
+            answers.append((await token_login(client, username, otp=f"{n:06d}")).json())
+        right = await token_login(client, username, otp=code_at(enrolment.secret, otp))
+        assert right.status_code == 200
+    assert answers == [CODE_REFUSED] * (2 * (MAX_WRONG_CODES - 1))
 
 
 @pytest.mark.parametrize("kind", ["totp", "recovery"])

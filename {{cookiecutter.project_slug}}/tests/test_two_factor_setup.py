@@ -171,7 +171,7 @@ async def test_disabling_needs_the_password_and_a_code(
         DISABLE_URL, headers=headers, json={"current_password": PASSWORD, "code": "000000"}
     )
     assert wrong_code.status_code == 400
-    assert wrong_code.json() == {"detail": "Invalid MFA code"}
+    assert wrong_code.json() == {"detail": "Invalid or already used MFA code"}
     assert await _mfa_enabled(client, headers) is True
     disabled = await client.post(
         DISABLE_URL, headers=headers, json={"current_password": PASSWORD, "code": current}

@@ -19,6 +19,7 @@ STEP_SECONDS = 30
 STEP_MARGIN_SECONDS = 5.0
 MFA_REQUIRED = {"detail": "MFA code required"}
 CODE_REFUSED = {"detail": "Invalid or already used MFA code"}
+CODES_LOCKED = {"detail": "Too many wrong MFA codes; use a recovery code"}
 MFA_CHALLENGE = 'Bearer error="mfa_required"'
 
 

@@ -3,7 +3,7 @@
 The OpenAPI document declares every error status an operation can answer, so generated
 clients handle them: a route names the ones its own logic raises (`error_responses`),
 and a dependency names the ones it raises for every route that uses it (`answers`);
-openapi.py adds the latter, and 400 and 413 for a route that takes a body.
+openapi.py adds the latter, 413 for every route and 400 for a route that takes a body.
 """
 
 from collections.abc import Callable
@@ -30,7 +30,7 @@ class ErrorBody(BaseModel):
 
 
 _MEANINGS = {
-    400: "A malformed body, or a request that breaks a rule of this operation",
+    400: "An unreadable body (not UTF-8), or a request that breaks a rule of this operation",
     401: "Missing, invalid or expired credentials",
     403: "Authenticated, but not allowed",
     404: "No such resource, or not the caller's",

@@ -9,6 +9,7 @@ from limits.aio.storage import MemoryStorage, Storage
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from . import health
+from .account.router import router as account_router
 from .admin.router import router as admin_router
 from .api_keys.credentials import DatabaseApiKeyStore
 from .api_keys.router import router as api_keys_router
@@ -185,6 +186,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         api_keys_router,
         sessions_router,
         mfa_router,
+        account_router,
     )
     for router in protected:
         app.include_router(router, prefix=API_PREFIX)

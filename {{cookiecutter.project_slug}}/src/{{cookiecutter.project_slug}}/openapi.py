@@ -6,8 +6,9 @@ auth/dependencies.py). So the schemes are described here instead, from the same 
 the app's routes are walked, and each route's required scopes are read off its
 dependency. A route added anywhere is described without being listed anywhere.
 
-Error statuses come from the same walk: each dependency's (errors.answers), 400 and 413
-for a route that reads a body, added to those the route declares itself (errors.error_responses).
+Error statuses come from the same walk: each dependency's (errors.answers), 413 for every
+route (the body limit refuses a body sent to any of them), 400 for a route that reads a
+body, added to those the route declares itself (errors.error_responses).
 """
 
 from collections.abc import Callable, Iterator
@@ -50,10 +51,11 @@ def _dependency_errors(dependant: Dependant) -> set[int]:
 
 def _implied_errors(route: APIRoute) -> dict[str, dict[str, Any]]:
     """The error answers the route's dependencies and body imply, as OpenAPI responses."""
-    statuses = _dependency_errors(route.dependant)
+    # A body over MAX_BODY_BYTES is refused before any route sees it, even one that reads
+    # no body; a body that cannot be read (not UTF-8, say), by a route that reads one.
+    statuses = _dependency_errors(route.dependant) | {413}
     if route.body_field is not None:
-        # A body that cannot be parsed (not UTF-8, say), or is larger than MAX_BODY_BYTES.
-        statuses |= {400, 413}
+        statuses.add(400)
     body = {"application/json": {"schema": {"$ref": f"#/components/schemas/{ERROR_BODY}"}}}
     implied = {}
     for status, response in error_responses(*sorted(statuses)).items():

@@ -260,9 +260,10 @@ async def _note_admin_denial(services: Services, user: UserSnapshot, client: str
 BearerPrincipal = Annotated[Principal, Security(authorize_bearer)]
 UsersReader = Annotated[Principal, Security(authorize, scopes=["users:read"])]
 UsersWriter = Annotated[Principal, Security(authorize, scopes=["users:write"])]
-# A user's login sessions, like their API keys, are credentials: no API key sees or ends them.
-SessionsReader = Annotated[Principal, Security(authorize_bearer, scopes=["users:read"])]
-SessionsWriter = Annotated[Principal, Security(authorize_bearer, scopes=["users:write"])]
+# The account's own credentials and its very existence: a user's login sessions, like
+# their API keys, are not for an API key to see or end, nor is closing the account.
+AccountReader = Annotated[Principal, Security(authorize_bearer, scopes=["users:read"])]
+AccountWriter = Annotated[Principal, Security(authorize_bearer, scopes=["users:write"])]
 ItemsReader = Annotated[Principal, Security(authorize, scopes=["items:read"])]
 ItemsWriter = Annotated[Principal, Security(authorize, scopes=["items:write"])]
 Admin = Annotated[Principal, Security(authorize, scopes=["admin"])]

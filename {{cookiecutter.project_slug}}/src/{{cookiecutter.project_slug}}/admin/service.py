@@ -7,7 +7,7 @@ that an active admin must remain does.
 
 import uuid
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import Delete, Update, delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -45,7 +45,7 @@ async def admin_update(
         changes["is_active"] = data.is_active
     if changes:
         if user.role == Role.ADMIN and user.is_active and not _stays_active_admin(data):
-            await _update_keeping_an_admin(db, user.id, changes)
+            await _keeping_an_admin(db, user.id, update(User).values(**changes))
         else:
             await db.execute(update(User).where(User.id == user.id).values(**changes))
         if data.is_active is False:
@@ -75,15 +75,23 @@ def _stays_active_admin(data: AdminUserUpdate) -> bool:
     return data.role in (None, Role.ADMIN) and data.is_active is not False
 
 
-async def _update_keeping_an_admin(
-    db: AsyncSession, user_id: uuid.UUID, changes: dict[str, object]
-) -> None:
-    """Apply `changes`, which take away an active admin, only if another one remains.
+async def delete_user(db: AsyncSession, user: User) -> None:
+    """Delete `user` (and, by cascade, what hangs from it), keeping an active admin."""
+    statement = delete(User)
+    if user.role == Role.ADMIN and user.is_active:
+        await _keeping_an_admin(db, user.id, statement)
+    else:
+        await db.execute(statement.where(User.id == user.id))
+
+
+async def _keeping_an_admin(db: AsyncSession, user_id: uuid.UUID, change: Update | Delete) -> None:
+    """Run `change` of the user, which takes away an active admin, only if another one
+    remains.
 
     Two admins demoting each other at once must not both succeed. On PostgreSQL the
     active admins' rows are locked first, so such changes run one after the other and
     the second sees the first. SQLite has no row locks, but runs one write at a time,
-    and the single conditional UPDATE below takes the write lock before it counts.
+    and the single conditional statement below takes the write lock before it counts.
     """
     admins = select(User.id).where(User.role == Role.ADMIN, User.is_active.is_(True))
     await db.execute(admins.with_for_update())
@@ -91,12 +99,9 @@ async def _update_keeping_an_admin(
     another_admin = exists().where(
         other.role == Role.ADMIN, other.is_active.is_(True), other.id != user_id
     )
-    updated = await db.execute(
-        update(User)
-        .where(User.id == user_id, another_admin)
-        .values(**changes)
-        .execution_options(synchronize_session=False)
+    done = await db.execute(
+        change.where(User.id == user_id, another_admin).execution_options(synchronize_session=False)
     )
-    if updated.rowcount != 1:  # type: ignore[attr-defined]
+    if done.rowcount != 1:  # type: ignore[attr-defined]
         await db.rollback()
         raise ConflictError("At least one active admin must remain")

@@ -55,6 +55,7 @@ class Event(StrEnum):
     MFA_RESET = "mfa_reset"
     MFA_CODE_REJECTED = "mfa_code_rejected"
     RECOVERY_CODE_USED = "recovery_code_used"
+    ACCOUNT_DELETED = "account_deleted"
 
 
 # The only details a row may carry: identifiers and short facts. A new one is added

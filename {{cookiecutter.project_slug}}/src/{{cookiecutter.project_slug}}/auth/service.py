@@ -128,7 +128,8 @@ async def _check_second_factor(
     # code is needed. A wrong code is told apart from a missing one for the same reason.
     if not otp:
         raise SecondFactorError("MFA code required")
-    if not await accept_code(db, totp_secrets, user.id, otp):
+    refusal = await accept_code(db, totp_secrets, user.id, otp)
+    if refusal is not None:
         # Bounded like failed logins: whoever guesses codes holds the password.
         await record_limited(
             db,
@@ -139,7 +140,7 @@ async def _check_second_factor(
             client=client,
         )
         await db.commit()
-        raise SecondFactorError("Invalid or already used MFA code")
+        raise SecondFactorError(refusal)
 
 
 async def reset_password(

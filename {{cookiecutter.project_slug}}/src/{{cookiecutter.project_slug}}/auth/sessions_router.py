@@ -8,7 +8,7 @@ import uuid
 
 from fastapi import APIRouter, status
 
-from ..access.dependencies import SessionsReader, SessionsWriter
+from ..access.dependencies import AccountReader, AccountWriter
 from ..errors import error_responses
 from ..state import DbDep
 from .schemas import LoginSessionPublic
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/users/me/sessions", tags=["users"])
 
 @router.get("")
 async def list_sessions(
-    principal: SessionsReader, sessions: LoginSessionsDep, db: DbDep
+    principal: AccountReader, sessions: LoginSessionsDep, db: DbDep
 ) -> list[LoginSessionPublic]:
     """Your live login sessions, newest first, all of them (a user's live sessions are
     capped, so there are no pages); `current` marks the one this request's token or
@@ -42,7 +42,7 @@ async def list_sessions(
     "/{session_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404)
 )
 async def end_session(
-    session_id: uuid.UUID, principal: SessionsWriter, sessions: LoginSessionsDep, db: DbDep
+    session_id: uuid.UUID, principal: AccountWriter, sessions: LoginSessionsDep, db: DbDep
 ) -> None:
     """End one of your sessions: its access and refresh tokens get 401 from now on, on
     every worker. Another user's session, or one already ended, is 404."""

@@ -1,7 +1,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, String, Uuid
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base, UTCDateTime, utcnow
@@ -21,6 +21,8 @@ class TotpSecret(Base):
     # The last time step a code was accepted for: no code of it, or of an earlier one,
     # works again.
     last_used_step: Mapped[int | None] = mapped_column(BigInteger)
+    # Wrong codes since the last accepted one (mfa/service.py, MAX_WRONG_CODES).
+    wrong_codes: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

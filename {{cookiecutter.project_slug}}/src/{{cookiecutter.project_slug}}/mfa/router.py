@@ -3,7 +3,7 @@ an API key cannot turn it on or off."""
 
 from fastapi import APIRouter, status
 
-from ..access.dependencies import BearerPrincipal
+from ..access.dependencies import AccountWriter
 from ..errors import error_responses
 from ..state import DbDep, ServicesDep
 from . import service
@@ -16,7 +16,7 @@ CHANGE_ERRORS = error_responses(400, 409)
 
 @router.post("/totp", responses=CHANGE_ERRORS)
 async def start_totp_setup(
-    data: TotpSetupRequest, principal: BearerPrincipal, services: ServicesDep, db: DbDep
+    data: TotpSetupRequest, principal: AccountWriter, services: ServicesDep, db: DbDep
 ) -> TotpSetup:
     """A new TOTP secret to add to an authenticator app; not in force until confirmed.
     Replaces one that was never confirmed."""
@@ -33,7 +33,7 @@ async def start_totp_setup(
 
 @router.post("/totp/confirm", responses=CHANGE_ERRORS)
 async def confirm_totp(
-    data: TotpConfirm, principal: BearerPrincipal, services: ServicesDep, db: DbDep
+    data: TotpConfirm, principal: AccountWriter, services: ServicesDep, db: DbDep
 ) -> RecoveryCodes:
     """Turn two-factor authentication on with a current code; every other login of this
     user ends. The recovery codes are shown this once."""
@@ -51,7 +51,7 @@ async def confirm_totp(
 
 @router.post("/totp/disable", status_code=status.HTTP_204_NO_CONTENT, responses=CHANGE_ERRORS)
 async def disable_totp(
-    data: TotpDisable, principal: BearerPrincipal, services: ServicesDep, db: DbDep
+    data: TotpDisable, principal: AccountWriter, services: ServicesDep, db: DbDep
 ) -> None:
     """Turn two-factor authentication off, with the password and a TOTP or recovery code."""
     await service.disable(

@@ -13,6 +13,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..api_keys.service import revoke_all_keys
 from ..audit.trail import Event, record
 from ..db import utcnow
 from ..errors import AppError, ConflictError
@@ -35,6 +36,13 @@ logger = logging.getLogger(__name__)
 ALREADY_ON = "Two-factor authentication is already on"
 NOT_ON = "Two-factor authentication is not on"
 INVALID_CODE = "Invalid MFA code"
+CODE_REFUSED = "Invalid or already used MFA code"
+CODES_LOCKED = "Too many wrong MFA codes; use a recovery code"
+# Wrong codes in a row after which TOTP codes are refused, right ones too, until a
+# recovery code is used: the login limit alone lets whoever holds the password try
+# thousands of codes a day, for as long as they like. A recovery code (80 bits) cannot
+# be guessed, and using one starts the count again.
+MAX_WRONG_CODES = 10
 
 
 async def start_setup(
@@ -130,6 +138,8 @@ async def confirm_setup(
         RecoveryCode(user_id=user.id, code_hash=hash_recovery_code(user.id, code)) for code in codes
     )
     await revoke_sessions(db, user.id, keep=keep_session)
+    # A key made from such a session is as much a way in without a code.
+    await revoke_all_keys(db, user.id)
     record(db, Event.MFA_ENABLED, user_id=user.id)
     await principals.commit_change(db, user.id)
     return codes
@@ -152,8 +162,9 @@ async def disable(
         raise ConflictError(NOT_ON)
     # Counts against RATE_LIMIT_LOGIN per user, and so covers the code checked after it.
     await check_current_password(db, passwords, user, current_password)
-    if not await accept_code(db, box, user.id, code):
-        raise AppError(INVALID_CODE)
+    refusal = await accept_code(db, box, user.id, code)
+    if refusal is not None:
+        raise AppError(refusal)
     if not await _turn_off(db, user.id):
         await db.rollback()
         raise ConflictError(NOT_ON)
@@ -175,17 +186,30 @@ async def reset(
     await principals.commit_change(db, user.id)
 
 
-async def accept_code(db: AsyncSession, box: SecretBox, user_id: uuid.UUID, code: str) -> bool:
-    """Spend `code`, a TOTP code or a recovery code of the user; False if it is neither
-    valid nor unused. Whatever it spent is committed."""
+async def accept_code(
+    db: AsyncSession, box: SecretBox, user_id: uuid.UUID, code: str
+) -> str | None:
+    """Spend `code`, a TOTP code or a recovery code of the user: None once it is spent,
+    else why it was refused. Whatever it changed is committed."""
     code = code.strip()
-    if totp.looks_like_code(code):
-        stored = await db.scalar(select(TotpSecret).where(TotpSecret.user_id == user_id))
-        step = _matching_step(box, stored, code) if stored is not None else None
-        return step is not None and await _claim_step(db, user_id, step)
     if looks_like_recovery_code(code):
-        return await _spend_recovery_code(db, user_id, code)
-    return False
+        return None if await _spend_recovery_code(db, user_id, code) else CODE_REFUSED
+    stored = await db.scalar(select(TotpSecret).where(TotpSecret.user_id == user_id))
+    if stored is None:
+        return CODE_REFUSED
+    if stored.wrong_codes >= MAX_WRONG_CODES:
+        await db.commit()
+        return CODES_LOCKED
+    step = _matching_step(box, stored, code) if totp.looks_like_code(code) else None
+    if step is not None and await _claim_step(db, user_id, step):
+        return None
+    await db.execute(
+        update(TotpSecret)
+        .where(TotpSecret.user_id == user_id)
+        .values(wrong_codes=TotpSecret.wrong_codes + 1)
+    )
+    await db.commit()
+    return CODE_REFUSED
 
 
 async def reencrypt_secrets(db: AsyncSession, box: SecretBox) -> tuple[int, list[uuid.UUID]]:
@@ -231,7 +255,7 @@ async def _claim_step(db: AsyncSession, user_id: uuid.UUID, step: int) -> bool:
             TotpSecret.user_id == user_id,
             or_(TotpSecret.last_used_step.is_(None), TotpSecret.last_used_step < step),
         )
-        .values(last_used_step=step)
+        .values(last_used_step=step, wrong_codes=0)
     )
     await db.commit()
     return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]
@@ -255,6 +279,8 @@ async def _spend_recovery_code(db: AsyncSession, user_id: uuid.UUID, code: str) 
         .select_from(RecoveryCode)
         .where(RecoveryCode.user_id == user_id, RecoveryCode.used_at.is_(None))
     )
+    # Whoever holds a recovery code is the user: the count of wrong TOTP codes starts again.
+    await db.execute(update(TotpSecret).where(TotpSecret.user_id == user_id).values(wrong_codes=0))
     record(db, Event.RECOVERY_CODE_USED, user_id=user_id, remaining=str(remaining or 0))
     await db.commit()
     return True

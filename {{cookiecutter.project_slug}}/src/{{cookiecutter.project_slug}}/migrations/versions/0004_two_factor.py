@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("user_id", sa.Uuid(), nullable=False),
         sa.Column("encrypted_secret", sa.String(length=255), nullable=False),
         sa.Column("last_used_step", sa.BigInteger(), nullable=True),
+        sa.Column("wrong_codes", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("user_id"),

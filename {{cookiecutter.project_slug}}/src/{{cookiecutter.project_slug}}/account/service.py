@@ -1,0 +1,49 @@
+"""Closing one's own account: the user row goes, and everything hanging from it.
+
+Deleting the row deletes, through the foreign keys' ON DELETE CASCADE, the user's login
+sessions with their refresh tokens, API keys, mailed links, two-factor secret and
+recovery codes, and every object they own (`ownership.Owned`). Nothing is anonymised and
+kept: what the user created was theirs. The audit trail is the exception: its rows name
+users by id without a foreign key, so the account's history, its deletion included,
+stays until AUDIT_RETENTION_DAYS.
+"""
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..admin.service import delete_user
+from ..audit.trail import Event, record
+from ..errors import AppError
+from ..mfa.service import accept_code
+from ..security.encryption import SecretBox
+from ..security.password_guard import PasswordGuard
+from ..security.principal_cache import PrincipalCache
+from ..users.service import check_current_password, get_user
+
+
+async def close_account(
+    db: AsyncSession,
+    passwords: PasswordGuard,
+    totp_secrets: SecretBox,
+    principals: PrincipalCache,
+    user_id: uuid.UUID,
+    *,
+    current_password: str,
+    code: str | None,
+) -> None:
+    """Delete the user, who proved it is them: the password, and a code when two-factor
+    authentication is on. The last active admin cannot go (409)."""
+    user = await get_user(db, user_id)
+    # Counts against RATE_LIMIT_LOGIN per user, and so covers the code checked after it.
+    await check_current_password(db, passwords, user, current_password)
+    if user.mfa_enabled:
+        if not code:
+            raise AppError("MFA code required")
+        refusal = await accept_code(db, totp_secrets, user.id, code)
+        if refusal is not None:
+            raise AppError(refusal)
+    await delete_user(db, user)
+    record(db, Event.ACCOUNT_DELETED, user_id=user.id)
+    # Every worker forgets the user at once: their tokens and keys find no row after.
+    await principals.commit_change(db, user.id)
