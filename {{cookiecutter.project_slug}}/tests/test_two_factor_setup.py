@@ -155,6 +155,20 @@ async def test_confirming_ends_every_other_session_of_the_user(
     assert (await client.get(ME_URL, headers=own)).status_code == 200
 
 
+async def test_confirming_revokes_the_users_api_keys(
+    client: AsyncClient, make_user: UserFactory
+) -> None:
+    user = await make_user()
+    own = bearer(await login(client, user.username))
+    created = await client.post(
+        "/api/v1/api-keys", headers=own, json={"name": "ci", "scopes": ["users:read"]}
+    )
+    key = {"X-API-Key": created.json()["key"]}
+    assert (await client.get(ME_URL, headers=key)).status_code == 200
+    await enable_two_factor(client, own)
+    assert (await client.get(ME_URL, headers=key)).status_code == 401
+
+
 async def test_disabling_needs_the_password_and_a_code(
     client: AsyncClient, make_user: UserFactory
 ) -> None:
