@@ -34,7 +34,7 @@ import pytest
 from helpers import matrix_id, run_cookiecutter
 
 INSTALL_TIMEOUT = 900
-RUN_TIMEOUT = 900
+RUN_TIMEOUT = 1500
 LINT_TIMEOUT = 300
 REDIS_START_TIMEOUT = 30
 
