@@ -241,12 +241,24 @@ def test_migration_creates_the_projects_table_and_nothing_else(recipe: Recipe) -
     assert f'down_revision: str | None = "{max(template_revisions)}"' in source
 
 
+# The copied tests beside the originals, and the tests the recipe's edits touch: the
+# migrations against the models, the import layers, the OpenAPI document. The rest of
+# the suite is the default render's, which test_generated_suite.py runs whole.
+RECIPE_TESTS = (
+    "tests/test_projects.py",
+    "tests/test_items.py",
+    "tests/test_migrations.py",
+    "tests/test_import_layers.py",
+    "tests/test_docs.py",
+)
+
+
 def test_render_suite_passes_with_the_copied_tests(recipe: Recipe) -> None:
     # -rap: a summary line for every test, passed ones included (without their output).
     command = [recipe.python, "-m", "pytest", "-q", "-rap", "-p", "no:cacheprovider"]
-    output = run(command, recipe.project, recipe.venv, RUN_TIMEOUT)
+    output = run([*command, "--no-cov", *RECIPE_TESTS], recipe.project, recipe.venv, RUN_TIMEOUT)
 
-    assert re.search(r"Required test coverage of 9\d(\.\d+)?% reached", output), output[-2000:]
+    assert re.search(r"\d+ passed", output) and " failed" not in output, output[-2000:]
     outcomes = re.findall(r"^(\w+) tests/test_(projects|items)\.py::", output, re.MULTILINE)
     projects = [outcome for outcome, module in outcomes if module == "projects"]
     items = [outcome for outcome, module in outcomes if module == "items"]
