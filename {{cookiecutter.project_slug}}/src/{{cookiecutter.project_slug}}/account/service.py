@@ -14,12 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..admin.service import delete_user
 from ..audit.trail import Event, record
-from ..errors import AppError
-from ..mfa.service import accept_code
+from ..mfa.service import reauthenticate
 from ..security.encryption import SecretBox
 from ..security.password_guard import PasswordGuard
 from ..security.principal_cache import PrincipalCache
-from ..users.service import check_current_password, get_user
+from ..users.service import get_user
 
 
 async def close_account(
@@ -35,14 +34,9 @@ async def close_account(
     """Delete the user, who proved it is them: the password, and a code when two-factor
     authentication is on. The last active admin cannot go (409)."""
     user = await get_user(db, user_id)
-    # Counts against RATE_LIMIT_LOGIN per user, and so covers the code checked after it.
-    await check_current_password(db, passwords, user, current_password)
-    if user.mfa_enabled:
-        if not code:
-            raise AppError("MFA code required")
-        refusal = await accept_code(db, totp_secrets, user.id, code)
-        if refusal is not None:
-            raise AppError(refusal)
+    await reauthenticate(
+        db, passwords, totp_secrets, user, current_password=current_password, code=code
+    )
     await delete_user(db, user)
     record(db, Event.ACCOUNT_DELETED, user_id=user.id)
     # Every worker forgets the user at once: their tokens and keys find no row after.

@@ -160,16 +160,34 @@ async def disable(
     user = await get_user(db, user_id)
     if not user.mfa_enabled:
         raise ConflictError(NOT_ON)
-    # Counts against RATE_LIMIT_LOGIN per user, and so covers the code checked after it.
-    await check_current_password(db, passwords, user, current_password)
-    refusal = await accept_code(db, box, user.id, code)
-    if refusal is not None:
-        raise AppError(refusal)
+    await reauthenticate(db, passwords, box, user, current_password=current_password, code=code)
     if not await _turn_off(db, user.id):
         await db.rollback()
         raise ConflictError(NOT_ON)
     record(db, Event.MFA_DISABLED, user_id=user.id)
     await principals.commit_change(db, user.id)
+
+
+async def reauthenticate(
+    db: AsyncSession,
+    passwords: PasswordGuard,
+    box: SecretBox,
+    user: User,
+    *,
+    current_password: str,
+    code: str | None,
+) -> None:
+    """AppError unless the caller proves to be `user`: the password, and a code (TOTP or
+    recovery, spent) when two-factor authentication is on."""
+    # Counts against RATE_LIMIT_LOGIN per user, and so covers the code checked after it.
+    await check_current_password(db, passwords, user, current_password)
+    if not user.mfa_enabled:
+        return
+    if not code:
+        raise AppError("MFA code required")
+    refusal = await accept_code(db, box, user.id, code)
+    if refusal is not None:
+        raise AppError(refusal)
 
 
 async def reset(
