@@ -68,3 +68,16 @@ async def test_mail_to_one_address_is_capped_across_routes(
         for email in (sender.email, VICTIM, sender.email):
             await _point_email_at(email)
     assert await _mails_to(mailbox, VICTIM, at_least=MAIL_LIMIT) == MAIL_LIMIT
+
+
+async def test_security_notices_count_against_the_mail_cap(
+    app: Any, make_user: UserFactory, mailbox: MailBox
+) -> None:
+    user = await make_user()
+    async with client_from(app, loopback(0)) as client:
+        headers = bearer(await login(client, user.username))
+        for number in range(MAIL_LIMIT + 2):
+            body = {"name": f"key {number}", "scopes": ["items:read"]}
+            response = await client.post("/api/v1/api-keys", headers=headers, json=body)
+            assert response.status_code == 201
+    assert await _mails_to(mailbox, user.email, at_least=MAIL_LIMIT) == MAIL_LIMIT

@@ -120,6 +120,8 @@ class Settings(BaseSettings):
     SMTP_PASSWORD: SecretStr | None = None
     SMTP_TLS: bool = True
     EMAIL_FROM: str = "no-reply@localhost"
+    # Where security mail tells a user to write when a change was not theirs.
+    SUPPORT_EMAIL: EmailStr | None = None
     FRONTEND_URL: str = "http://localhost:3000"
 
     MAX_BODY_BYTES: int = Field(default=1024 * 1024, ge=1024)
@@ -163,6 +165,7 @@ class Settings(BaseSettings):
         "FIRST_ADMIN_EMAIL",
         "FIRST_ADMIN_PASSWORD",
         "SMTP_PASSWORD",
+        "SUPPORT_EMAIL",
         "MFA_ENCRYPTION_KEY",
         mode="before",
     )

@@ -111,8 +111,3 @@ def link_mail(*, to: str, subject: str, intro: str, link: str, lifetime: str) ->
         f"<p>The link works once and expires in {html.escape(lifetime)}.</p>"
     )
     return Mail(to=to, subject=subject, text=text, html=body)
-
-
-def notice_mail(*, to: str, subject: str, text: str) -> Mail:
-    """A mail that only tells something, in plain text and HTML."""
-    return Mail(to=to, subject=subject, text=text + "\n", html=f"<p>{html.escape(text)}</p>")

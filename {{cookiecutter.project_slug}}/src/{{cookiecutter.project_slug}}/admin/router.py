@@ -10,6 +10,7 @@ from ..audit.trail import Event
 from ..errors import error_responses
 from ..mfa import service as mfa_service
 from ..pagination import Page, PageDep
+from ..security_mail import Notice, SecurityMailDep
 from ..state import DbDep, ServicesDep
 from ..users import service as users_service
 from ..users.schemas import AdminUserUpdate, UserPublic
@@ -42,9 +43,16 @@ async def update_user(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(404, 409),
 )
-async def reset_mfa(user_id: uuid.UUID, principal: Admin, services: ServicesDep, db: DbDep) -> None:
+async def reset_mfa(
+    user_id: uuid.UUID,
+    principal: Admin,
+    services: ServicesDep,
+    security_mail: SecurityMailDep,
+    db: DbDep,
+) -> None:
     """Turn a user's two-factor authentication off (a lost device); their logins end."""
-    await mfa_service.reset(db, services.principals, user_id, actor_id=principal.user.id)
+    user = await mfa_service.reset(db, services.principals, user_id, actor_id=principal.user.id)
+    security_mail.queue(Notice.MFA_RESET, user)
 
 
 @router.get("/audit-events")

@@ -4,6 +4,7 @@ from fastapi import APIRouter, status
 
 from ..access.dependencies import BearerPrincipal
 from ..errors import error_responses
+from ..security_mail import Notice, SecurityMailDep
 from ..state import DbDep
 from . import service
 from .schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
@@ -12,9 +13,12 @@ router = APIRouter(prefix="/api-keys", tags=["api keys"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=error_responses(400))
-async def create_key(data: ApiKeyCreate, principal: BearerPrincipal, db: DbDep) -> ApiKeyCreated:
+async def create_key(
+    data: ApiKeyCreate, principal: BearerPrincipal, security_mail: SecurityMailDep, db: DbDep
+) -> ApiKeyCreated:
     """Create a key with some of your scopes. Copy `key` now: it is not shown again."""
     api_key, plaintext = await service.create_key(db, principal.user, principal.scopes, data)
+    security_mail.queue(Notice.API_KEY_CREATED, principal.user, key_prefix=api_key.prefix)
     public = ApiKeyPublic.model_validate(api_key)
     return ApiKeyCreated(**public.model_dump(), key=plaintext)
 

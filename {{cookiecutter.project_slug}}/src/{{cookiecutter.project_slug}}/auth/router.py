@@ -6,6 +6,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from ..access.dependencies import BearerPrincipal
 from ..errors import error_responses
 from ..security.clients import client_address, client_details
+from ..security_mail import Notice, SecurityMailDep
 from ..state import DbDep, ServicesDep
 from ..users import account_links
 from ..users import service as users_service
@@ -115,10 +116,11 @@ async def request_password_reset(
 
 @router.post("/password-reset/confirm", dependencies=hashing, responses=error_responses(400))
 async def confirm_password_reset(
-    data: PasswordResetConfirm, services: ServicesDep, db: DbDep
+    data: PasswordResetConfirm, services: ServicesDep, security_mail: SecurityMailDep, db: DbDep
 ) -> Message:
     """Set a new password; every login session of the user ends."""
-    await service.reset_password(
+    user = await service.reset_password(
         db, services.hasher, services.principals, token=data.token, new_password=data.new_password
     )
+    security_mail.queue(Notice.PASSWORD_RESET, user)
     return Message(detail="Password changed")

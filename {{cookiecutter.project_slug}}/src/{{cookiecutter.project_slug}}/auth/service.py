@@ -21,6 +21,7 @@ from ..errors import (
 )
 from ..mfa.service import accept_code
 from ..security.encryption import SecretBox
+from ..security.identity import UserSnapshot
 from ..security.password_guard import PasswordGuard
 from ..security.passwords import MAX_PASSWORD_LENGTH, PasswordHasher, password_problem
 from ..security.principal_cache import PrincipalCache
@@ -150,7 +151,7 @@ async def reset_password(
     *,
     token: str,
     new_password: str,
-) -> None:
+) -> UserSnapshot:
     user = await account_links.find_link(db, token, Purpose.RESET_PASSWORD)
     problem = password_problem(new_password, username=user.username, email=user.email)
     if problem:
@@ -168,3 +169,4 @@ async def reset_password(
     await revoke_all_keys(db, user.id)
     record(db, Event.PASSWORD_RESET, user_id=user.id)
     await principals.commit_change(db, user.id)
+    return user.snapshot()

@@ -5,6 +5,7 @@ from fastapi import APIRouter, status
 
 from ..access.dependencies import AccountWriter
 from ..errors import error_responses
+from ..security_mail import Notice, SecurityMailDep
 from ..state import DbDep, ServicesDep
 from . import service
 from .schemas import RecoveryCodes, TotpConfirm, TotpDisable, TotpSetup, TotpSetupRequest
@@ -33,7 +34,11 @@ async def start_totp_setup(
 
 @router.post("/totp/confirm", responses=CHANGE_ERRORS)
 async def confirm_totp(
-    data: TotpConfirm, principal: AccountWriter, services: ServicesDep, db: DbDep
+    data: TotpConfirm,
+    principal: AccountWriter,
+    services: ServicesDep,
+    security_mail: SecurityMailDep,
+    db: DbDep,
 ) -> RecoveryCodes:
     """Turn two-factor authentication on with a current code; every other login of this
     user ends. The recovery codes are shown this once."""
@@ -46,12 +51,17 @@ async def confirm_totp(
         code=data.code,
         keep_session=principal.login_session_id,
     )
+    security_mail.queue(Notice.MFA_ENABLED, principal.user)
     return RecoveryCodes(recovery_codes=codes)
 
 
 @router.post("/totp/disable", status_code=status.HTTP_204_NO_CONTENT, responses=CHANGE_ERRORS)
 async def disable_totp(
-    data: TotpDisable, principal: AccountWriter, services: ServicesDep, db: DbDep
+    data: TotpDisable,
+    principal: AccountWriter,
+    services: ServicesDep,
+    security_mail: SecurityMailDep,
+    db: DbDep,
 ) -> None:
     """Turn two-factor authentication off, with the password and a TOTP or recovery code."""
     await service.disable(
@@ -63,3 +73,4 @@ async def disable_totp(
         current_password=data.current_password,
         code=data.code,
     )
+    security_mail.queue(Notice.MFA_DISABLED, principal.user)

@@ -19,6 +19,7 @@ from ..db import utcnow
 from ..errors import AppError, ConflictError
 from ..security import totp
 from ..security.encryption import SecretBox, UndecryptableSecretError
+from ..security.identity import UserSnapshot
 from ..security.password_guard import PasswordGuard
 from ..security.principal_cache import PrincipalCache
 from ..security.rate_limit import Bucket, RateLimiter
@@ -192,7 +193,7 @@ async def reauthenticate(
 
 async def reset(
     db: AsyncSession, principals: PrincipalCache, user_id: uuid.UUID, *, actor_id: uuid.UUID
-) -> None:
+) -> UserSnapshot:
     """An admin turns a user's two-factor authentication off (a lost device, no recovery
     code left); every login session of the user ends."""
     user = await get_user(db, user_id)
@@ -202,6 +203,7 @@ async def reset(
     await revoke_sessions(db, user.id)
     record(db, Event.MFA_RESET, user_id=user.id, actor_id=actor_id)
     await principals.commit_change(db, user.id)
+    return user.snapshot()
 
 
 async def accept_code(

@@ -15,10 +15,11 @@ from ..audit.trail import Event, record
 from ..config import Settings
 from ..db import utcnow
 from ..errors import AppError
-from ..mail import MailSender, link_mail, notice_mail
+from ..mail import MailSender, link_mail
 from ..security.identity import UserSnapshot
 from ..security.principal_cache import PrincipalCache
 from ..security.secret_tokens import hash_secret_token, new_secret_token
+from ..security_mail import Notice, security_notice
 from ..state import ServicesDep
 from .models import ActionToken, Purpose, User
 
@@ -116,14 +117,7 @@ class AccountMail:
         the old one, so its owner learns of a change they did not make."""
         await self.send_verification(user)
         await self._mailer.send(
-            notice_mail(
-                to=old_email,
-                subject=f"Your email address for {self._settings.PROJECT_NAME} was changed",
-                text=(
-                    f"The account {user.username} now uses another email address. If you "
-                    "did not make this change, reset your password and contact us."
-                ),
-            )
+            security_notice(self._settings, Notice.EMAIL_CHANGED, user, to=old_email)
         )
 
     async def resend_verification(self, email: str) -> None:

@@ -2,6 +2,7 @@ from fastapi import APIRouter, BackgroundTasks, status
 
 from ..access.dependencies import BearerPrincipal, UsersReader, UsersWriter
 from ..errors import error_responses
+from ..security_mail import Notice, SecurityMailDep
 from ..state import DbDep, ServicesDep
 from . import service
 from .account_links import AccountMailDep
@@ -36,7 +37,11 @@ async def update_me(
 
 @router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(400))
 async def change_password(
-    data: PasswordChange, principal: BearerPrincipal, services: ServicesDep, db: DbDep
+    data: PasswordChange,
+    principal: BearerPrincipal,
+    services: ServicesDep,
+    security_mail: SecurityMailDep,
+    db: DbDep,
 ) -> None:
     """Set a new password; every other login of this user ends."""
     await service.change_password(
@@ -48,3 +53,4 @@ async def change_password(
         new_password=data.new_password,
         keep_session=principal.login_session_id,
     )
+    security_mail.queue(Notice.PASSWORD_CHANGED, principal.user)
