@@ -14,7 +14,9 @@ router = APIRouter(prefix="/api-keys", tags=["api keys"])
 @router.post("", status_code=status.HTTP_201_CREATED, responses=error_responses(400))
 async def create_key(data: ApiKeyCreate, principal: BearerPrincipal, db: DbDep) -> ApiKeyCreated:
     """Create a key with some of your scopes. Copy `key` now: it is not shown again."""
-    api_key, plaintext = await service.create_key(db, principal.user, principal.scopes, data)
+    api_key, plaintext = await service.create_key(
+        db, principal.user, principal.login_session_id, principal.scopes, data
+    )
     public = ApiKeyPublic.model_validate(api_key)
     return ApiKeyCreated(**public.model_dump(), key=plaintext)
 
