@@ -215,19 +215,32 @@ async def accept_code(
     stored = await db.scalar(select(TotpSecret).where(TotpSecret.user_id == user_id))
     if stored is None:
         return CODE_REFUSED
-    if stored.wrong_codes >= MAX_WRONG_CODES:
-        await db.commit()
+    if not await _reserve_check(db, user_id):
         return CODES_LOCKED
     step = _matching_step(box, stored, code) if totp.looks_like_code(code) else None
     if step is not None and await _claim_step(db, user_id, step):
         return None
-    await db.execute(
+    # The check stays counted as a wrong code.
+    await db.commit()
+    return CODE_REFUSED
+
+
+async def _reserve_check(db: AsyncSession, user_id: uuid.UUID) -> bool:
+    """Count one more wrong code before the code is checked, if the user is under
+    MAX_WRONG_CODES; False once they are not. A right code sets the count back to 0.
+
+    Counting first is what makes the cap hold for parallel requests: the conditional
+    UPDATE is one statement (a row lock on PostgreSQL, the write lock on SQLite), and it
+    commits before the check, so of N codes sent at once only those under the cap are
+    checked.
+    """
+    reserved = await db.execute(
         update(TotpSecret)
-        .where(TotpSecret.user_id == user_id)
+        .where(TotpSecret.user_id == user_id, TotpSecret.wrong_codes < MAX_WRONG_CODES)
         .values(wrong_codes=TotpSecret.wrong_codes + 1)
     )
     await db.commit()
-    return CODE_REFUSED
+    return bool(reserved.rowcount == 1)  # type: ignore[attr-defined]
 
 
 async def reencrypt_secrets(db: AsyncSession, box: SecretBox) -> tuple[int, list[uuid.UUID]]:
