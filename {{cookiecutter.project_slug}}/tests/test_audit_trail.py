@@ -285,7 +285,12 @@ async def test_two_factor_on_off_and_admin_reset_are_kept(
     await enable_two_factor(client, headers)
     admin = await make_user(role=Role.ADMIN)
     admin_headers = bearer(await login(client, admin.username))
-    reset = await client.delete(f"/api/v1/admin/users/{user.id}/mfa", headers=admin_headers)
+    reset = await client.request(
+        "DELETE",
+        f"/api/v1/admin/users/{user.id}/mfa",
+        headers=admin_headers,
+        json={"current_password": PASSWORD},
+    )
     assert reset.status_code == 204
 
     trail = [

@@ -62,7 +62,7 @@ def settings_overrides() -> dict[str, Any]:
     }
 
 
-def basic(username: str, password: str) -> dict[str, str | bytes]:
+def basic(username: str, password: str) -> dict[str, str]:
     token = b64encode(f"{username}:{password}".encode()).decode()
     return {"Authorization": f"Basic {token}"}
 
@@ -100,7 +100,7 @@ def page_urls(html: str) -> list[str]:
     ids=["none", "wrong-user", "wrong-password", "empty-password", "malformed", "bearer"],
 )
 async def test_docs_refuse_missing_or_wrong_basic_credentials(
-    client: AsyncClient, path: str, headers: dict[str, str | bytes]
+    client: AsyncClient, path: str, headers: dict[str, str]
 ) -> None:
     response = await client.get(path, headers=headers)
     assert response.status_code == 401
@@ -342,7 +342,7 @@ async def test_wrong_docs_passwords_are_rate_limited(db_url: str) -> None:
 
 @pytest.mark.parametrize("name", UNREADABLE_BASIC)
 async def test_docs_refuse_unreadable_basic_credentials(client: AsyncClient, name: str) -> None:
-    response = await client.get("/openapi.json", headers={"Authorization": UNREADABLE_BASIC[name]})
+    response = await client.get("/openapi.json", headers={b"Authorization": UNREADABLE_BASIC[name]})
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == 'Basic realm="docs"'
     assert response.json() == {"detail": "Valid docs credentials required"}
@@ -357,7 +357,7 @@ async def test_unreadable_basic_credentials_count_as_wrong_guesses(
     app = create_app(settings)
     async with AsyncClient(transport=ASGITransport(app=app), base_url=BASE_URL) as client:
         statuses = [
-            (await client.get(path, headers={"Authorization": UNREADABLE_BASIC["byte-ff"]}))
+            (await client.get(path, headers={b"Authorization": UNREADABLE_BASIC["byte-ff"]}))
             for path in PROTECTED
         ]
         right = await client.get("/openapi.json", auth=CREDENTIALS)
@@ -414,7 +414,7 @@ def test_served_docs_answer_unreadable_basic_credentials_with_401(
     """Through uvicorn's own HTTP parser, not only the in-process transport."""
     base_url, workdir = docs_server
     with httpx.Client(base_url=base_url, timeout=10) as client:
-        response = client.get("/openapi.json", headers={"Authorization": UNREADABLE_BASIC[name]})
+        response = client.get("/openapi.json", headers={b"Authorization": UNREADABLE_BASIC[name]})
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == 'Basic realm="docs"'
     server_log = "".join(path.read_text() for path in workdir.glob("server-*.log"))

@@ -66,12 +66,20 @@ async def test_no_key_is_made_for_a_user_deactivated_since_authentication(
 ) -> None:
     user = await make_user()
     authenticated = user.snapshot()
+    sessions = await login_sessions(services)
+    async with services.sessionmaker() as db:
+        checked = await db.get(User, user.id)
+        assert checked is not None
+        await sessions.open(db, checked, frozenset(), CLIENT)
+        session_id = await db.scalar(select(UserSession.id).where(UserSession.user_id == user.id))
+    assert session_id is not None
     await _change_meanwhile(services, user.id, is_active=False)
     async with services.sessionmaker() as db:
         with pytest.raises(ForbiddenError):
             await create_key(
                 db,
                 authenticated,
+                session_id,
                 frozenset({"items:read"}),
                 ApiKeyCreate(name="k", scopes=["items:read"]),
             )

@@ -149,6 +149,31 @@ async def test_token_with_its_signature_stripped_is_rejected(
     _assert_rejected(await _me(client, f"{header}.{payload}"))
 
 
+@pytest.mark.parametrize("padding", ["=", "==", "==="])
+async def test_token_with_padding_appended_is_rejected(
+    client: AsyncClient, access_token: str, padding: str
+) -> None:
+    # python-jose decodes a padded signature as the same bytes: one token, many spellings.
+    assert (await _me(client, access_token)).status_code == 200
+    _assert_rejected(await _me(client, access_token + padding))
+    header, payload, signature = access_token.split(".")
+    _assert_rejected(await _me(client, f"{header}{padding}.{payload}.{signature}"))
+
+
+async def test_token_whose_last_character_has_unused_bits_set_is_rejected(
+    client: AsyncClient, access_token: str
+) -> None:
+    # The 43rd character of a 32-byte signature carries 4 bits; its 2 unused bits set
+    # spell the same bytes, which lenient base64 decoders accept.
+    header, payload, signature = access_token.split(".")
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    sibling = alphabet[alphabet.index(signature[-1]) | 1]
+    assert base64.urlsafe_b64decode(f"{signature[:-1]}{sibling}=") == base64.urlsafe_b64decode(
+        f"{signature}="
+    )
+    _assert_rejected(await _me(client, f"{header}.{payload}.{signature[:-1]}{sibling}"))
+
+
 @pytest.mark.parametrize(
     "extension",
     [

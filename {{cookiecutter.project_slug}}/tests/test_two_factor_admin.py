@@ -1,10 +1,10 @@
 """An admin turns off the two-factor authentication of a user who lost their device."""
 
-from httpx import AsyncClient
+from httpx import AsyncClient, Response
 
 from {{ cookiecutter.project_slug }}.security.scopes import Role
 
-from .conftest import CapturedLogs, UserFactory, bearer, login
+from .conftest import PASSWORD, CapturedLogs, UserFactory, bearer, login
 from .two_factor import MFA_REQUIRED, enable_two_factor, token_login
 
 ME_URL = "/api/v1/users/me"
@@ -12,6 +12,13 @@ ME_URL = "/api/v1/users/me"
 
 def _reset_url(user_id: object) -> str:
     return f"/api/v1/admin/users/{user_id}/mfa"
+
+
+async def _reset(client: AsyncClient, headers: dict[str, str], user_id: object) -> Response:
+    # The admin's own password: a reset re-authenticates the admin.
+    return await client.request(
+        "DELETE", _reset_url(user_id), headers=headers, json={"current_password": PASSWORD}
+    )
 
 
 async def test_a_reset_turns_two_factor_off_and_ends_the_users_sessions(
@@ -22,7 +29,7 @@ async def test_a_reset_turns_two_factor_off_and_ends_the_users_sessions(
     await enable_two_factor(client, bearer(user_tokens))
     assert (await token_login(client, user.username)).json() == MFA_REQUIRED
     admin_headers = bearer(await login(client, admin.username))
-    reset = await client.delete(_reset_url(user.id), headers=admin_headers)
+    reset = await _reset(client, admin_headers, user.id)
     assert reset.status_code == 204
     assert (await client.get(ME_URL, headers=bearer(user_tokens))).status_code == 401
     refreshed = await client.post(
@@ -44,12 +51,10 @@ async def test_a_reset_is_refused_when_there_is_nothing_to_reset(
 ) -> None:
     admin, user = await make_user(Role.ADMIN), await make_user()
     headers = bearer(await login(client, admin.username))
-    off = await client.delete(_reset_url(user.id), headers=headers)
+    off = await _reset(client, headers, user.id)
     assert off.status_code == 409
     assert off.json() == {"detail": "Two-factor authentication is not on for this user"}
-    unknown = await client.delete(
-        _reset_url("00000000-0000-4000-8000-000000000000"), headers=headers
-    )
+    unknown = await _reset(client, headers, "00000000-0000-4000-8000-000000000000")
     assert unknown.status_code == 404
     assert unknown.json() == {"detail": "User not found"}
 
@@ -58,6 +63,6 @@ async def test_only_an_admin_may_reset(client: AsyncClient, make_user: UserFacto
     user, other = await make_user(), await make_user()
     await enable_two_factor(client, bearer(await login(client, other.username)))
     headers = bearer(await login(client, user.username))
-    refused = await client.delete(_reset_url(other.id), headers=headers)
+    refused = await _reset(client, headers, other.id)
     assert refused.status_code == 403
     assert (await token_login(client, other.username)).json() == MFA_REQUIRED

@@ -264,3 +264,35 @@ async def test_no_secret_or_code_reaches_the_log(
     ]
     assert len(logs.events("recovery_code_used")) == 2
     assert [e["fields"] for e in logs.events("mfa_disabled")] == [{"user_id": uid}]
+
+
+# Past MAX_WRONG_CODES - 1 wrong codes, the crowd has room for one check only.
+PARALLEL_WRONG_CODES = 30
+
+
+async def test_parallel_wrong_codes_past_the_cap_check_exactly_one(
+    app: Any, make_user: UserFactory
+) -> None:
+    async with client_from(app, loopback(0)) as owner:
+        username, enrolment = await _enrolled(owner, make_user)
+        for n in range(MAX_WRONG_CODES - 1):
+            assert (await token_login(owner, username, otp=f"{n:06d}")).json() == CODE_REFUSED
+        clients = [client_from(app, loopback(n)) for n in range(1, PARALLEL_WRONG_CODES + 1)]
+        try:
+            answers = await all_at_once(
+                [
+                    partial(token_login, crowd_client, username, f"{100 + n:06d}")
+                    for n, crowd_client in enumerate(clients)
+                ]
+            )
+        finally:
+            for crowd_client in clients:
+                await crowd_client.aclose()
+        assert Counter(answer.json()["detail"] for answer in answers) == {
+            CODE_REFUSED["detail"]: 1,
+            CODES_LOCKED["detail"]: PARALLEL_WRONG_CODES - 1,
+        }
+        right = await token_login(owner, username, otp=code_at(enrolment.secret, enrolment.step))
+        assert (right.status_code, right.json()) == (401, CODES_LOCKED)
+        recovered = await token_login(owner, username, otp=enrolment.recovery_codes[0])
+        assert recovered.status_code == 200

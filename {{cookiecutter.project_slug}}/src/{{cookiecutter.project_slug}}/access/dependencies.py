@@ -267,3 +267,5 @@ AccountWriter = Annotated[Principal, Security(authorize_bearer, scopes=["users:w
 ItemsReader = Annotated[Principal, Security(authorize, scopes=["items:read"])]
 ItemsWriter = Annotated[Principal, Security(authorize, scopes=["items:write"])]
 Admin = Annotated[Principal, Security(authorize, scopes=["admin"])]
+# An admin acting on another account's security: a person, so never an API key.
+AccountAdmin = Annotated[Principal, Security(authorize_bearer, scopes=["admin"])]

@@ -1,16 +1,14 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query
 
 from ..access.dependencies import Admin
 from ..audit import service as audit_service
 from ..audit.schemas import AuditEventPublic
 from ..audit.trail import Event
 from ..errors import error_responses
-from ..mfa import service as mfa_service
 from ..pagination import Page, PageDep
-from ..security_mail import Notice, SecurityMailDep
 from ..state import DbDep, ServicesDep
 from ..users import service as users_service
 from ..users.schemas import AdminUserUpdate, UserPublic
@@ -36,23 +34,6 @@ async def update_user(
     """Change a user's role or active state; it counts from that user's next request."""
     user = await service.admin_update(db, services.principals, principal.user.id, user_id, data)
     return UserPublic.model_validate(user)
-
-
-@router.delete(
-    "/users/{user_id}/mfa",
-    status_code=status.HTTP_204_NO_CONTENT,
-    responses=error_responses(404, 409),
-)
-async def reset_mfa(
-    user_id: uuid.UUID,
-    principal: Admin,
-    services: ServicesDep,
-    security_mail: SecurityMailDep,
-    db: DbDep,
-) -> None:
-    """Turn a user's two-factor authentication off (a lost device); their logins end."""
-    user = await mfa_service.reset(db, services.principals, user_id, actor_id=principal.user.id)
-    security_mail.queue(Notice.MFA_RESET, user)
 
 
 @router.get("/audit-events")

@@ -17,7 +17,9 @@ async def create_key(
     data: ApiKeyCreate, principal: BearerPrincipal, security_mail: SecurityMailDep, db: DbDep
 ) -> ApiKeyCreated:
     """Create a key with some of your scopes. Copy `key` now: it is not shown again."""
-    api_key, plaintext = await service.create_key(db, principal.user, principal.scopes, data)
+    api_key, plaintext = await service.create_key(
+        db, principal.user, principal.login_session_id, principal.scopes, data
+    )
     security_mail.queue(Notice.API_KEY_CREATED, principal.user, key_prefix=api_key.prefix)
     public = ApiKeyPublic.model_validate(api_key)
     return ApiKeyCreated(**public.model_dump(), key=plaintext)

@@ -8,11 +8,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..audit.trail import Event, record
 from ..db import utcnow
-from ..errors import AppError, ForbiddenError, NotFoundError
+from ..errors import AppError, ForbiddenError, InvalidCredentialsError, NotFoundError
 from ..security.identity import UserSnapshot
 from ..security.scopes import ROLE_SCOPES, format_scope
 from ..security.secret_tokens import hash_secret_token, new_secret_token
-from ..users.models import User
+from ..users.models import User, UserSession
 from .models import ApiKey
 from .schemas import ApiKeyCreate
 
@@ -23,12 +23,17 @@ MAX_KEYS_PER_USER = 20
 
 
 async def create_key(
-    db: AsyncSession, owner: UserSnapshot, granted: frozenset[str], data: ApiKeyCreate
+    db: AsyncSession,
+    owner: UserSnapshot,
+    session_id: uuid.UUID,
+    granted: frozenset[str],
+    data: ApiKeyCreate,
 ) -> tuple[ApiKey, str]:
     """A new key and its plaintext, which exists only in this return value.
 
     `granted` is what the creating token may do: a key never holds more, so a token
-    narrowed at login cannot widen itself by minting a key.
+    narrowed at login cannot widen itself by minting a key. `session_id` is the creating
+    login session: a key is made only while it is live (see `_insert_within_cap`).
     """
     scopes = frozenset(data.scopes)
     beyond = scopes - (granted & ROLE_SCOPES[owner.role])
@@ -48,25 +53,38 @@ async def create_key(
         created_at=now,
         expires_at=now + timedelta(days=data.expires_in_days) if data.expires_in_days else None,
     )
-    if not await _insert_within_cap(db, api_key):
+    if not await _insert_within_cap(db, api_key, session_id):
         await db.rollback()
         if not await db.scalar(select(User.is_active).where(User.id == owner.id)):
             raise ForbiddenError("Inactive user")
+        if not await db.scalar(
+            select(UserSession.id).where(
+                UserSession.id == session_id, UserSession.live_at(utcnow())
+            )
+        ):
+            raise InvalidCredentialsError("Could not validate credentials")
         raise AppError(f"At most {MAX_KEYS_PER_USER} API keys per user; revoke one first")
     record(db, Event.API_KEY_CREATED, user_id=owner.id, key_id=api_key.id)
     await db.commit()
     return api_key, key
 
 
-async def _insert_within_cap(db: AsyncSession, api_key: ApiKey) -> bool:
-    """Insert the key unless its owner already has MAX_KEYS_PER_USER active ones, or
-    was deactivated since the request was authenticated; the caller commits.
+async def _insert_within_cap(db: AsyncSession, api_key: ApiKey, session_id: uuid.UUID) -> bool:
+    """Insert the key unless its owner already has MAX_KEYS_PER_USER active ones, was
+    deactivated, or the creating login session ended since the request was
+    authenticated; the caller commits.
 
     Counting and inserting are one statement, and on PostgreSQL the owner's row is
     locked first: parallel requests cannot each see room for one more. SQLite runs one
     write at a time, and the statement takes the write lock before it counts.
+
+    The same lock orders the insert against every change that ends sessions and revokes
+    keys (`lock_owner` there): on PostgreSQL such a change's UPDATE of api_keys would not
+    see a key inserted by a transaction still open, so it locks the owner's row before it
+    writes, and whichever comes second sees what the first committed. A key made first
+    is revoked by the change; a key asked for after it finds its session ended.
     """
-    await db.execute(select(User.id).where(User.id == api_key.user_id).with_for_update())
+    await lock_owner(db, api_key.user_id)
     active = (
         select(func.count())
         .select_from(ApiKey)
@@ -76,9 +94,15 @@ async def _insert_within_cap(db: AsyncSession, api_key: ApiKey) -> bool:
     columns = ("id", "user_id", "name", "prefix", "key_hash", "scope", "created_at", "expires_at")
     values = [literal(getattr(api_key, name), ApiKey.__table__.c[name].type) for name in columns]
     owner_active = exists().where(User.id == api_key.user_id, User.is_active.is_(True))
+    session_live = exists().where(
+        UserSession.id == session_id,
+        UserSession.user_id == api_key.user_id,
+        UserSession.live_at(api_key.created_at),
+    )
     inserted = await db.execute(
         insert(ApiKey).from_select(
-            columns, select(*values).where(active < MAX_KEYS_PER_USER, owner_active)
+            columns,
+            select(*values).where(active < MAX_KEYS_PER_USER, owner_active, session_live),
         )
     )
     return bool(inserted.rowcount)  # type: ignore[attr-defined]
@@ -106,8 +130,17 @@ async def revoke_key(db: AsyncSession, owner: UserSnapshot, key_id: uuid.UUID) -
     await db.commit()
 
 
+async def lock_owner(db: AsyncSession, user_id: uuid.UUID) -> None:
+    """On PostgreSQL, lock the user's row until commit. Key creation takes this lock, and
+    so does every change that revokes keys, before it writes: the two run one after the
+    other. SQLite runs one write at a time anyway."""
+    await db.execute(select(User.id).where(User.id == user_id).with_for_update())
+
+
 async def revoke_all_keys(db: AsyncSession, user_id: uuid.UUID) -> None:
-    """Revoke every key of the user; the caller commits."""
+    """Revoke every key of the user, keys being created this moment included; the caller
+    commits."""
+    await lock_owner(db, user_id)
     await db.execute(
         update(ApiKey)
         .where(ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))

@@ -56,12 +56,13 @@ class Event(StrEnum):
     MFA_CODE_REJECTED = "mfa_code_rejected"
     RECOVERY_CODE_USED = "recovery_code_used"
     ACCOUNT_DELETED = "account_deleted"
+    REAUTHENTICATION_FAILED = "reauthentication_failed"
 
 
 # The only details a row may carry: identifiers and short facts. A new one is added
 # here, where a reviewer sees it; none may be named like a secret (log.names_a_secret,
 # a test checks).
-DETAIL_FIELDS = frozenset({"by", "key_id", "login", "remaining", "role", "session_id"})
+DETAIL_FIELDS = frozenset({"by", "factor", "key_id", "login", "remaining", "role", "session_id"})
 MAX_DETAIL_LENGTH = 64
 MAX_ADDRESS_LENGTH = 64  # the column's length
 DetailValue = str | uuid.UUID

@@ -1,12 +1,7 @@
-from typing import Annotated
-
 from pydantic import BaseModel, Field
 
 from ..schemas import RequestBody
-from ..users.schemas import Password
-
-# A TOTP code (6 digits) or a recovery code (xxxx-xxxx-xxxx-xxxx); the bound keeps junk out.
-Code = Annotated[str, Field(min_length=1, max_length=64)]
+from ..users.schemas import Code, Password
 
 
 class TotpSetupRequest(RequestBody):

@@ -20,7 +20,6 @@ from ..errors import AppError, ConflictError
 from ..security import totp
 from ..security.encryption import SecretBox, UndecryptableSecretError
 from ..security.identity import UserSnapshot
-from ..security.password_guard import PasswordGuard
 from ..security.principal_cache import PrincipalCache
 from ..security.rate_limit import Bucket, RateLimiter
 from ..security.recovery_codes import (
@@ -30,7 +29,7 @@ from ..security.recovery_codes import (
     new_recovery_code,
 )
 from ..users.models import User
-from ..users.service import check_current_password, get_user, revoke_sessions
+from ..users.service import get_user, revoke_sessions
 from .models import RecoveryCode, TotpSecret
 
 logger = logging.getLogger(__name__)
@@ -47,22 +46,16 @@ MAX_WRONG_CODES = 10
 
 
 async def start_setup(
-    db: AsyncSession,
-    passwords: PasswordGuard,
-    box: SecretBox,
-    user_id: uuid.UUID,
-    *,
-    current_password: str,
-    issuer: str,
+    db: AsyncSession, box: SecretBox, user_id: uuid.UUID, *, issuer: str
 ) -> tuple[str, str]:
-    """A new TOTP secret for the user, waiting for confirmation; returns it and its URI.
+    """A new TOTP secret for the user, who re-authenticated, waiting for confirmation;
+    returns it and its URI.
 
     It replaces one that was never confirmed; an active one stays until turned off.
     """
     user = await get_user(db, user_id)
     if user.mfa_enabled:
         raise ConflictError(ALREADY_ON)
-    await check_current_password(db, passwords, user, current_password)
     secret = totp.new_secret()
     await _lock_user(db, user.id)
     await db.execute(
@@ -146,49 +139,15 @@ async def confirm_setup(
     return codes
 
 
-async def disable(
-    db: AsyncSession,
-    passwords: PasswordGuard,
-    box: SecretBox,
-    principals: PrincipalCache,
-    user_id: uuid.UUID,
-    *,
-    current_password: str,
-    code: str,
-) -> None:
-    """Turn two-factor authentication off; needs the password and a code (TOTP or
-    recovery). The secret and every recovery code are deleted."""
+async def disable(db: AsyncSession, principals: PrincipalCache, user_id: uuid.UUID) -> None:
+    """Turn two-factor authentication off for a user who re-authenticated (with the
+    password and a code). The secret and every recovery code are deleted."""
     user = await get_user(db, user_id)
-    if not user.mfa_enabled:
-        raise ConflictError(NOT_ON)
-    await reauthenticate(db, passwords, box, user, current_password=current_password, code=code)
     if not await _turn_off(db, user.id):
         await db.rollback()
         raise ConflictError(NOT_ON)
     record(db, Event.MFA_DISABLED, user_id=user.id)
     await principals.commit_change(db, user.id)
-
-
-async def reauthenticate(
-    db: AsyncSession,
-    passwords: PasswordGuard,
-    box: SecretBox,
-    user: User,
-    *,
-    current_password: str,
-    code: str | None,
-) -> None:
-    """AppError unless the caller proves to be `user`: the password, and a code (TOTP or
-    recovery, spent) when two-factor authentication is on."""
-    # Counts against RATE_LIMIT_LOGIN per user, and so covers the code checked after it.
-    await check_current_password(db, passwords, user, current_password)
-    if not user.mfa_enabled:
-        return
-    if not code:
-        raise AppError("MFA code required")
-    refusal = await accept_code(db, box, user.id, code)
-    if refusal is not None:
-        raise AppError(refusal)
 
 
 async def reset(
@@ -217,19 +176,32 @@ async def accept_code(
     stored = await db.scalar(select(TotpSecret).where(TotpSecret.user_id == user_id))
     if stored is None:
         return CODE_REFUSED
-    if stored.wrong_codes >= MAX_WRONG_CODES:
-        await db.commit()
+    if not await _reserve_check(db, user_id):
         return CODES_LOCKED
     step = _matching_step(box, stored, code) if totp.looks_like_code(code) else None
     if step is not None and await _claim_step(db, user_id, step):
         return None
-    await db.execute(
+    # The check stays counted as a wrong code.
+    await db.commit()
+    return CODE_REFUSED
+
+
+async def _reserve_check(db: AsyncSession, user_id: uuid.UUID) -> bool:
+    """Count one more wrong code before the code is checked, if the user is under
+    MAX_WRONG_CODES; False once they are not. A right code sets the count back to 0.
+
+    Counting first is what makes the cap hold for parallel requests: the conditional
+    UPDATE is one statement (a row lock on PostgreSQL, the write lock on SQLite), and it
+    commits before the check, so of N codes sent at once only those under the cap are
+    checked.
+    """
+    reserved = await db.execute(
         update(TotpSecret)
-        .where(TotpSecret.user_id == user_id)
+        .where(TotpSecret.user_id == user_id, TotpSecret.wrong_codes < MAX_WRONG_CODES)
         .values(wrong_codes=TotpSecret.wrong_codes + 1)
     )
     await db.commit()
-    return CODE_REFUSED
+    return bool(reserved.rowcount == 1)  # type: ignore[attr-defined]
 
 
 async def reencrypt_secrets(db: AsyncSession, box: SecretBox) -> tuple[int, list[uuid.UUID]]:

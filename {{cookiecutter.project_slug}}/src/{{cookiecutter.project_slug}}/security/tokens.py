@@ -7,9 +7,18 @@ loose or does not know: the algorithm is pinned, every claim we rely on is requi
 be numbers (JSON `true` is not a time), `iat`/`nbf` may not be in the future, and the
 token must be an access token for exactly this issuer and audience. Everything else sees
 `AccessClaims`.
+
+A token is also accepted in one spelling only, its canonical compact form: three
+base64url segments without padding, each the encoding of what it decodes to. Libraries
+are lenient there (python-jose takes a signature with `=` appended, both take a last
+character whose unused bits are set), and a token with several spellings is several
+tokens to whatever keys on its text: the cache of verified tokens, a blocklist, a log.
 """
 
+import base64
+import binascii
 import math
+import re
 import time
 import uuid
 from collections import OrderedDict
@@ -30,6 +39,7 @@ VERIFIED_CACHE_SIZE = 10_000
 _REQUIRED_CLAIMS = ("sub", "jti", "iat", "exp", "iss", "aud", "type", "sid")
 _TIME_CLAIMS = ("exp", "iat", "nbf")
 _TEXT_CLAIMS = ("sub", "jti", "sid", "scope")
+_COMPACT_FORM = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 
 
 class InvalidTokenError(Exception):
@@ -43,6 +53,20 @@ class AccessClaims:
     session_id: str
     scopes: frozenset[str]
     expires_at: int
+
+
+def _is_canonical(token: str) -> bool:
+    """Three unpadded base64url segments, each the one encoding of its bytes."""
+    if _COMPACT_FORM.fullmatch(token) is None:
+        return False
+    for segment in token.split("."):
+        try:
+            decoded = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        except (binascii.Error, ValueError):
+            return False
+        if base64.urlsafe_b64encode(decoded).rstrip(b"=").decode() != segment:
+            return False
+    return True
 
 
 def _is_time(value: object) -> bool:
@@ -92,6 +116,8 @@ class TokenCodec:
         """The claims of a token this codec issued and that has not expired."""
         if not token or len(token) > MAX_TOKEN_LENGTH:
             raise InvalidTokenError("empty or oversized token")
+        if not _is_canonical(token):
+            raise InvalidTokenError("not in canonical compact form")
         claims = self._verified.get(token)
         if claims is None:
             claims = self._verify(token)

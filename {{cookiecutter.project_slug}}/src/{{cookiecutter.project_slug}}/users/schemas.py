@@ -15,6 +15,8 @@ Username = Annotated[
 FullName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 # Length is checked by password_problem, which names the rule; this only bounds the input.
 Password = Annotated[str, Field(max_length=4096)]
+# A TOTP code (6 digits) or a recovery code (xxxx-xxxx-xxxx-xxxx); the bound keeps junk out.
+Code = Annotated[str, Field(min_length=1, max_length=64)]
 
 
 class UserCreate(RequestBody):
@@ -52,6 +54,8 @@ class UserUpdateMe(RequestBody):
     full_name: FullName | None = None
     # Required with `email`: the address is where password resets go.
     current_password: Password | None = None
+    # With `email` and two-factor authentication on: a TOTP code or a recovery code.
+    code: Code | None = None
 
     @model_validator(mode="after")
     def _email_change_needs_the_password(self) -> Self:
@@ -63,6 +67,8 @@ class UserUpdateMe(RequestBody):
 class PasswordChange(RequestBody):
     current_password: Password
     new_password: Password
+    # With two-factor authentication on: a TOTP code or a recovery code.
+    code: Code | None = None
 
 
 class AdminUserUpdate(RequestBody):

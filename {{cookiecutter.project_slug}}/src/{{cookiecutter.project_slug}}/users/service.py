@@ -8,12 +8,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..audit.trail import Event, record
 from ..db import release_connection, utcnow
-from ..errors import AppError, ConflictError, NotFoundError, UnprocessableError
+from ..errors import ConflictError, NotFoundError, UnprocessableError
 from ..pagination import PageParams
 from ..security.password_guard import PasswordGuard
 from ..security.passwords import PasswordHasher, password_problem
 from ..security.principal_cache import PrincipalCache
-from ..security.rate_limit import Bucket
 from ..security.scopes import Role
 from .models import ActionToken, Purpose, User, UserSession
 from .schemas import UserCreate, UserUpdateMe
@@ -75,35 +74,17 @@ async def get_user(db: AsyncSession, user_id: uuid.UUID) -> User:
     return user
 
 
-async def check_current_password(
-    db: AsyncSession, passwords: PasswordGuard, user: User, password: str
-) -> None:
-    """AppError unless `password` is the user's.
-
-    Every check counts against RATE_LIMIT_LOGIN per user, before the hash runs: a
-    stolen token must not make a fast password oracle, not even with parallel guesses.
-    The hash runs with no transaction open.
-    """
-    await release_connection(db)
-    ok, _ = await passwords.check(Bucket.REAUTH, str(user.id), password, user.hashed_password)
-    if not ok:
-        raise AppError("Current password is incorrect")
-
-
 async def update_me(
-    db: AsyncSession,
-    passwords: PasswordGuard,
-    principals: PrincipalCache,
-    user_id: uuid.UUID,
-    data: UserUpdateMe,
+    db: AsyncSession, principals: PrincipalCache, user_id: uuid.UUID, data: UserUpdateMe
 ) -> tuple[User, str | None]:
-    """Apply the change; return the user and, if the address changed, the old address."""
+    """Apply the change; return the user and, if the address changed, the old address.
+
+    A new address is where password resets go: the route re-authenticates the caller
+    before it asks for one (account/reauthentication.py).
+    """
     user = await get_user(db, user_id)
     old_email = None
     if data.email is not None and data.email.lower() != user.email:
-        # The address is how a password is reset: whoever holds a stolen token or key
-        # must not be able to point it elsewhere.
-        await check_current_password(db, passwords, user, data.current_password or "")
         await _ensure_available(db, email=data.email.lower())
         old_email, user.email = user.email, data.email.lower()
         # A new address has not been proven to belong to this user.
@@ -126,12 +107,13 @@ async def change_password(
     principals: PrincipalCache,
     user_id: uuid.UUID,
     *,
-    current_password: str,
     new_password: str,
     keep_session: uuid.UUID | None,
 ) -> None:
+    """Set the password of a user who re-authenticated; every other login ends. API
+    keys stay: they were made by the user, and a reset, not a change, is how an account
+    is taken back from whoever else holds it."""
     user = await get_user(db, user_id)
-    await check_current_password(db, passwords, user, current_password)
     problem = password_problem(new_password, username=user.username, email=user.email)
     if problem:
         raise UnprocessableError("new_password", problem)
