@@ -44,6 +44,8 @@ REDIS_FILES = (
 )
 SENTRY_FILES = (Path("src") / PROJECT_SLUG / "sentry.py", Path("tests") / "test_sentry.py")
 TRACING_FILES = (Path("src") / PROJECT_SLUG / "tracing.py", Path("tests") / "test_tracing.py")
+# The page on error reports and traces, for either observability option.
+OBSERVABILITY_PAGE = Path("docs") / "observability.md"
 # The python-jose module is in place; the PyJWT one replaces it when chosen.
 JWT_MODULE = Path("src") / PROJECT_SLUG / "security" / "jwt_library.py"
 PYJWT_MODULE = JWT_MODULE.with_name("jwt_library_pyjwt.py")
@@ -132,6 +134,12 @@ def remove_tracing_files() -> None:
     if USE_OPENTELEMETRY == "no":
         for path in TRACING_FILES:
             path.unlink(missing_ok=True)
+
+
+def remove_observability_page() -> None:
+    """Drop the page on error reports and traces when neither Sentry nor tracing was chosen."""
+    if USE_SENTRY == "no" and USE_OPENTELEMETRY == "no":
+        OBSERVABILITY_PAGE.unlink(missing_ok=True)
 
 
 def select_jwt_library() -> None:
@@ -289,6 +297,7 @@ def main() -> int:
     remove_redis_files()
     remove_sentry_files()
     remove_tracing_files()
+    remove_observability_page()
     select_jwt_library()
     lock_note = write_uv_lock()
     cruft_note = write_cruft_state()

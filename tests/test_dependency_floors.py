@@ -39,8 +39,8 @@ from helpers import run_cookiecutter
 
 # `name>=1.2.3` or `name[extra]==1.2.3`, with an optional environment marker after `;`.
 BOUND = re.compile(r"^(?P<name>[A-Za-z0-9._-]+)(\[[^\]]*\])?(>=|==)(?P<version>[^,;\s]+)$")
-# A row of the README's table of lower bounds: | package | version | why |
-README_BOUND = re.compile(
+# A row of the table of lower bounds in docs/dependencies.md: | package | version | why |
+DOCUMENTED_BOUND = re.compile(
     r"^\| (?P<name>[A-Za-z0-9._-]+) \| (?P<version>[0-9][^ |]*)( \(exact\))? \| .+ \|$"
 )
 # Reported by the fake service below, for the package named in its `vulnerable` set.
@@ -66,11 +66,11 @@ def declared_bounds(project: Path) -> dict[str, str]:
     return bounds
 
 
-def readme_bounds(project: Path) -> dict[str, str]:
-    """The lower bounds the render's README gives a reason for, from its table."""
-    readme = (project / "README.md").read_text(encoding="utf-8")
-    section = readme.split("\n## Dependencies\n", 1)[1].split("\n## ", 1)[0]
-    rows = [README_BOUND.match(line) for line in section.splitlines()]
+def documented_bounds(project: Path) -> dict[str, str]:
+    """The lower bounds the render's docs give a reason for, from their table."""
+    page = (project / "docs" / "dependencies.md").read_text(encoding="utf-8")
+    section = page.split("\n## Lower bounds\n", 1)[1].split("\n## ", 1)[0]
+    rows = [DOCUMENTED_BOUND.match(line) for line in section.splitlines()]
     return {canonical(row["name"]): row["version"] for row in rows if row}
 
 
@@ -88,13 +88,11 @@ def readme_bounds(project: Path) -> dict[str, str]:
     ],
     ids=["default", "every-option"],
 )
-def test_readme_gives_the_reason_for_each_lower_bound(
-    tmp_path: Path, options: dict[str, str]
-) -> None:
+def test_docs_give_the_reason_for_each_lower_bound(tmp_path: Path, options: dict[str, str]) -> None:
     result = run_cookiecutter(tmp_path, options)
     assert result.returncode == 0, result.stderr
 
-    assert readme_bounds(result.project) == declared_bounds(result.project)
+    assert documented_bounds(result.project) == declared_bounds(result.project)
 
 
 @pytest.fixture(scope="module")

@@ -164,6 +164,8 @@ def test_dependencies_follow_the_chosen_stores(render: tuple[Path, dict[str, str
         assert opentelemetry == set()
 
 
+# The page on error reports and traces: there while either observability option is.
+OBSERVABILITY_PAGE = Path("docs") / "observability.md"
 # Each observability option: its files, its settings, and words only its render holds.
 OBSERVABILITY_OPTIONS = {
     "use_sentry": (("sentry.py", "test_sentry.py"), {"SENTRY_DSN"}, ("sentry",)),
@@ -194,11 +196,13 @@ def test_observability_option_is_all_there_or_not_mentioned(
         assert all(path.is_file() for path in files)
         assert settings <= settings_fields(project)
         assert settings <= set(example)
-        assert "README.md" in mentions
+        assert str(OBSERVABILITY_PAGE) in mentions
     else:
         assert not any(path.exists() for path in files)
         assert settings & settings_fields(project) == set()
         assert mentions == []
+    chosen = [name for name in OBSERVABILITY_OPTIONS if context[name] == "yes"]
+    assert (project / OBSERVABILITY_PAGE).is_file() == bool(chosen)
 
 
 @pytest.mark.parametrize("jwt_library", ["python-jose", "pyjwt"])
@@ -285,7 +289,7 @@ def test_compose_sends_mail_to_mailpit(docker_render: tuple[Path, dict[str, str]
     compose = yaml.safe_load((project / "compose.yaml").read_text(encoding="utf-8"))
     app, mailpit = compose["services"]["app"], compose["services"]["mailpit"]
     image, _, tag = mailpit["image"].partition(":")
-    readme = (project / "README.md").read_text(encoding="utf-8")
+    operations = (project / "docs" / "operations.md").read_text(encoding="utf-8")
 
     assert image == "axllent/mailpit"
     assert re.fullmatch(r"v\d+\.\d+\.\d+", tag), "pin a release, never latest"
@@ -295,7 +299,7 @@ def test_compose_sends_mail_to_mailpit(docker_render: tuple[Path, dict[str, str]
     assert app["depends_on"]["mailpit"] == {"condition": "service_healthy"}
     # The UI on this machine only; SMTP is reached inside compose's network.
     assert mailpit["ports"] == ["127.0.0.1:8025:8025"]
-    assert "http://localhost:8025" in readme
+    assert "http://localhost:8025" in operations
     # The production defaults stay as they were: only compose points at the catcher.
     assert read_env(project / ".env.example")["SMTP_HOST"] == ""
 
@@ -303,8 +307,12 @@ def test_compose_sends_mail_to_mailpit(docker_render: tuple[Path, dict[str, str]
 def test_mailpit_is_only_in_docker_renders(bake: Any) -> None:
     result = bake(use_docker="no")
     assert result.exception is None, result.exception
+    project = result.project_path
+    pages = [project / "README.md", *sorted((project / "docs").glob("*.md"))]
 
-    assert "mailpit" not in (result.project_path / "README.md").read_text(encoding="utf-8").lower()
+    assert [
+        page.name for page in pages if "mailpit" in page.read_text(encoding="utf-8").lower()
+    ] == []
 
 
 def test_dockerfile_runs_unprivileged_without_secrets(
@@ -570,3 +578,57 @@ def test_changelog_starts_unreleased(bake: Any) -> None:
     assert changelog.startswith("# Changelog\n")
     assert "Keep a Changelog" in changelog
     assert "## [Unreleased]" in changelog
+
+
+# The README is for day one: what the project is, its commands, the recipes, the layout.
+README_MAX_LINES = 300
+# `[text](target)`, where the target is a file of the render, with or without an anchor.
+MARKDOWN_LINK = re.compile(
+    r"\]\((?!https?://|mailto:)(?P<path>[^)#\s]*)(?:#(?P<anchor>[^)\s]+))?\)"
+)
+FENCE = re.compile(r"^```.*?^```", re.DOTALL | re.MULTILINE)
+HEADING = re.compile(r"^#{1,6} (?P<title>.+)$", re.MULTILINE)
+
+
+def heading_anchors(markdown: str) -> set[str]:
+    """The anchors GitHub gives a page's headings (code blocks hold no headings)."""
+    anchors = set()
+    for match in HEADING.finditer(FENCE.sub("", markdown)):
+        title = re.sub(r"[^\w\- ]", "", match["title"].strip().lower())
+        anchors.add(title.replace(" ", "-"))
+    return anchors
+
+
+def link_resolves(project: Path, page: Path, link: re.Match[str]) -> bool:
+    """Whether a link of `page` names a file of the render and, if any, one of its headings."""
+    target = (page.parent / link["path"]).resolve() if link["path"] else page.resolve()
+    if not target.is_file() or project.resolve() not in target.parents:
+        return False
+    return not link["anchor"] or link["anchor"] in heading_anchors(
+        target.read_text(encoding="utf-8")
+    )
+
+
+def test_readme_is_short_and_its_links_lead_to_pages_of_the_render(
+    render: tuple[Path, dict[str, str]],
+) -> None:
+    project, _ = render
+    readme = project / "README.md"
+    pages = [readme, *sorted((project / "docs").glob("*.md"))]
+    broken = [
+        f"{page.relative_to(project)}: {link.group()}"
+        for page in pages
+        for link in MARKDOWN_LINK.finditer(page.read_text(encoding="utf-8"))
+        if not link_resolves(project, page, link)
+    ]
+    readme_text = readme.read_text(encoding="utf-8")
+    linked = {
+        (project / link["path"]).resolve()
+        for link in MARKDOWN_LINK.finditer(readme_text)
+        if link["path"].startswith("docs/")
+    }
+
+    assert len(readme_text.splitlines()) < README_MAX_LINES
+    assert broken == []
+    # Every page is reachable from the README.
+    assert {page.resolve() for page in pages[1:]} == linked

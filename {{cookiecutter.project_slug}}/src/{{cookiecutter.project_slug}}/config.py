@@ -35,7 +35,7 @@ CommaList = Annotated[list[str], NoDecode]
 
 
 def _split_list(value: object) -> object:
-    """Accept a JSON list or a comma-separated string, as the README promises."""
+    """Accept a JSON list or a comma-separated string, as docs/settings.md promises."""
     if not isinstance(value, str):
         return value
     text = value.strip()
@@ -76,7 +76,7 @@ class Settings(BaseSettings):
     CORS_ALLOW_CREDENTIALS: bool = True
     ALLOWED_HOSTS: CommaList = ["localhost", "127.0.0.1", "[::1]"]
 
-    # Browser sessions in HttpOnly cookies (/auth/cookie/*); see README, "Browser sessions".
+    # Browser sessions in HttpOnly cookies (/auth/cookie/*); see docs/browser-sessions.md.
     COOKIE_SESSIONS: bool = True
     # Empty: true in production, false in development (a front end on http://localhost).
     COOKIE_SECURE: bool | None = None
@@ -97,7 +97,7 @@ class Settings(BaseSettings):
     JWT_ISSUER: str = "{{ cookiecutter.project_slug }}"
     JWT_AUDIENCE: str = "{{ cookiecutter.project_slug }}-api"
     # Keys that encrypt TOTP secrets, comma-separated: the first encrypts, any decrypts
-    # (README, "Two-factor authentication"). Empty: SECRET_KEY alone.
+    # (docs/two-factor.md). Empty: SECRET_KEY alone.
     MFA_ENCRYPTION_KEY: SecretStr | None = None
 
     HOST: str = "127.0.0.1"

@@ -69,7 +69,7 @@ class SmtpMailSender:
 class LogMailSender:
     """For development without a mail server: the mail goes to the log instead, with
     its link's token masked (a token in a log is a credential anyone can read). To
-    follow links, run a local SMTP sink (see README)."""
+    follow links, run a local SMTP sink (see docs/operations.md)."""
 
     async def send(self, mail: Mail) -> None:
         logger.warning(

@@ -29,7 +29,7 @@ from .models import AuditEvent
 
 
 class Event(StrEnum):
-    """Every event the trail keeps; the README's table says when each is written."""
+    """Every event the trail keeps; the table in docs/audit.md says when each is written."""
 
     LOGIN_SUCCEEDED = "login_succeeded"
     LOGIN_FAILED = "login_failed"

@@ -71,7 +71,7 @@ async def log_in(
     # One budget per account, whichever of its names was typed; counted before the
     # check, so N guesses at once check at most the limit's worth of passwords. Every
     # attempt counts, a successful one too: while the budget is spent, the account's
-    # owner waits out the window like anyone else (README, "Rate limits").
+    # owner waits out the window like anyone else (docs/rate-limits.md).
     account = f"user:{user.id}" if user else f"name:{login_name}"
     # An unknown login still costs one hash verification, so response time does not tell
     # which logins exist.
