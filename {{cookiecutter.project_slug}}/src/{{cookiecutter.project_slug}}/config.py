@@ -140,8 +140,7 @@ class ApplicationSettings(BaseModel):
 
 class StoreSettings(BaseModel):
     """Where the app keeps its data."""
-
-{%- if cookiecutter.database == "postgresql" %}
+{% if cookiecutter.database == "postgresql" %}
     DATABASE_URL: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/{{ cookiecutter.project_slug }}"
 {%- else %}
     DATABASE_URL: str = "sqlite+aiosqlite:///./{{ cookiecutter.project_slug }}.db"
@@ -274,9 +273,7 @@ class DocsSettings(BaseModel):
     def _docs_password_is_strong(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
             # Anyone who reaches /docs may guess it, at network speed.
-            _refuse_weak_secret(
-                "DOCS_PASSWORD", value.get_secret_value(), MIN_DOCS_PASSWORD_LENGTH
-            )
+            _refuse_weak_secret("DOCS_PASSWORD", value.get_secret_value(), MIN_DOCS_PASSWORD_LENGTH)
         return value
 
 

@@ -143,7 +143,7 @@ async def handle_rate_limited(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-{%- if cookiecutter.use_redis == "yes" %}
+{% if cookiecutter.use_redis == "yes" -%}
 async def handle_auth_state_unavailable(_request: Request, _exc: Exception) -> JSONResponse:
     # Fail closed: without the shared revocation state nobody can be authenticated.
     return JSONResponse(
