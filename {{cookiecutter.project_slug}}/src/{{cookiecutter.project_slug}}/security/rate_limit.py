@@ -21,8 +21,7 @@ reads the caller's version (principal_cache.AuthVersions.get_and_count): `window
 names the counter as `limits` does, so its strategies see the same count, and
 `enforce` judges it as FixedWindowRateLimiter.hit would.
 """
-
-{%- if cookiecutter.use_redis == "yes" %}
+{% if cookiecutter.use_redis == "yes" %}
 import logging
 {%- endif %}
 import math
