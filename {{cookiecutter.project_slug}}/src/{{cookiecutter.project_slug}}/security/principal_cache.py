@@ -6,8 +6,7 @@ under. Everything that changes what a user may do (role, active state, the profi
 the version before and after the commit, so the next request anywhere reloads from the
 database. Loads read the version *before* the database, so a change that lands during a
 load is caught on the following request.
-
-{%- if cookiecutter.use_redis == "yes" %}
+{% if cookiecutter.use_redis == "yes" %}
 Versions live in an `AuthVersions` store: this process's memory (exact for one
 process), or a store every worker shares (factory.create_shared_state). If a shared
 store cannot be reached, authentication fails closed (503) instead of trusting an
