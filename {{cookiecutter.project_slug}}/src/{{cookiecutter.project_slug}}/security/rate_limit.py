@@ -6,8 +6,7 @@ store. The same engine, used here through its asyncio API, gives each app its ow
 limiter from its settings and never blocks. Login limits are moving windows (exact: no
 double burst at a window edge); RATE_LIMIT_DEFAULT, counted on every API request, is a
 fixed window, which costs one counter per key instead of one entry per hit.
-
-{%- if cookiecutter.use_redis == "yes" %}
+{% if cookiecutter.use_redis == "yes" %}
 With a store that all workers share, they share one budget. If that store stops
 answering, the limits fall back to this process's memory (logged once) and go back to
 the shared store once it answers again: limits degrade, they never switch off.
