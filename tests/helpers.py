@@ -128,16 +128,23 @@ def run_cookiecutter(
 
 
 def settings_fields(project: Path, slug: str = DEFAULT_SLUG) -> set[str]:
-    """The names of the rendered app's settings: the fields of `Settings` in its config.py.
+    """The names of the rendered app's settings: the fields of `Settings` in its config.py,
+    and of the groups of settings (classes of config.py) it is built from.
 
     Read from the source with `ast`, so no dependency of the render needs installing.
     """
     tree = ast.parse((project / "src" / slug / "config.py").read_text(encoding="utf-8"))
-    (settings,) = [
-        node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == "Settings"
-    ]
-    return {
-        node.target.id
-        for node in settings.body
-        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
-    }
+    classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
+    fields: set[str] = set()
+    pending = ["Settings"]
+    while pending:
+        cls = classes[pending.pop()]
+        fields |= {
+            node.target.id
+            for node in cls.body
+            if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+        }
+        pending += [
+            base.id for base in cls.bases if isinstance(base, ast.Name) and base.id in classes
+        ]
+    return fields

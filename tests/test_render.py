@@ -238,6 +238,34 @@ def test_redis_code_exists_only_when_redis_is_chosen(render: tuple[Path, dict[st
     assert bool(redis_importers) == (context["use_redis"] == "yes")
 
 
+# What only a Redis render may hold: the option's name and its setting, the error raised
+# when the shared store does not answer and its handler, the readiness probe of the
+# store, the fallback of rate limits while it is down, and prose about a shared store.
+REDIS_ONLY_WORDS = re.compile(
+    r"redis|AuthStateUnavailable|auth_state_unavailable|\bping\b|StorageError"
+    r"|shared store|shared (auth|revocation) state",
+    re.IGNORECASE,
+)
+# Not checked here: cruft's record of the answers names every option; the lock lists
+# what dependencies could pull in; the README's topics are being moved to docs/.
+REDIS_WORDS_UNCHECKED = {".cruft.json", "uv.lock", "README.md", "CHANGELOG.md"}
+
+
+def test_render_without_redis_holds_no_redis_only_code_settings_or_words(bake: Any) -> None:
+    result = bake(use_redis="no", use_docker="yes")
+    assert result.exception is None, result.exception
+    project = result.project_path
+    mentions = sorted(
+        f"{path.relative_to(project)}: {match.group()}"
+        for path, text in text_files(project).items()
+        if path.name not in REDIS_WORDS_UNCHECKED
+        for match in REDIS_ONLY_WORDS.finditer(text)
+    )
+
+    assert mentions == []
+    assert "REDIS_URL" not in settings_fields(project)
+
+
 def test_env_example_points_at_the_chosen_stores(render: tuple[Path, dict[str, str]]) -> None:
     project, context = render
     example = read_env(project / ".env.example")
@@ -246,7 +274,10 @@ def test_env_example_points_at_the_chosen_stores(render: tuple[Path, dict[str, s
         assert example["DATABASE_URL"].startswith("postgresql+asyncpg://")
     else:
         assert example["DATABASE_URL"].startswith("sqlite+aiosqlite://")
-    assert bool(example["REDIS_URL"]) == (context["use_redis"] == "yes")
+    if context["use_redis"] == "yes":
+        assert example["REDIS_URL"].startswith("redis://")
+    else:
+        assert "REDIS_URL" not in example
 
 
 def test_compose_file_runs_the_chosen_services(

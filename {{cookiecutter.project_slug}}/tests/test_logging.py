@@ -10,6 +10,8 @@ import pytest
 from httpx import AsyncClient
 
 from {{ cookiecutter.project_slug }}.log import (
+    ACCESS_FIELDS,
+    ACCESS_LINE_KEYS,
     REDACTED,
     AccessLog,
     ConsoleFormatter,
@@ -168,7 +170,7 @@ def test_json_lines_leave_out_uvicorns_colour_copy_of_the_message() -> None:
     assert "color_message" not in line
 
 
-ACCESS_FIELDS: dict[str, Any] = {
+ACCESS_VALUES: dict[str, Any] = {
     "method": "GET",
     "path": "/api/v1/caf\u00e9/token=abc123\r\nx",
     "status": 404,
@@ -186,9 +188,9 @@ def test_access_line_written_directly_is_the_line_logging_would_write(
     writer.write_to(logging.StreamHandler(direct))
     token = request_id_var.set("same-id")
     try:
-        writer.write(**ACCESS_FIELDS)
+        writer.write(**ACCESS_VALUES)
         # Without a handler of its own, through the access logger and the root's handler.
-        AccessLog().write(**ACCESS_FIELDS)
+        AccessLog().write(**ACCESS_VALUES)
     finally:
         request_id_var.reset(token)
     written, logged = json.loads(direct.getvalue()), logs.lines()[-1]
@@ -237,3 +239,16 @@ async def test_json_logging_writes_access_lines_past_the_record_machinery(
     assert line["logger"] == "{{ cookiecutter.project_slug }}.access"
     assert (line["path"], line["status"]) == ("/api/v1/health", 200)
     assert not [record for record in records if record.name.endswith(".access")]
+
+
+def test_access_line_and_json_formatter_take_their_keys_from_one_list(
+    logs: CapturedLogs,
+) -> None:
+    direct = io.StringIO()
+    writer = AccessLog()
+    writer.write_to(logging.StreamHandler(direct))
+    writer.write(**ACCESS_VALUES)
+    AccessLog().write(**ACCESS_VALUES)
+    assert set(ACCESS_VALUES) == set(ACCESS_FIELDS)
+    assert list(json.loads(direct.getvalue())) == list(ACCESS_LINE_KEYS)
+    assert list(logs.lines()[-1]) == list(ACCESS_LINE_KEYS)

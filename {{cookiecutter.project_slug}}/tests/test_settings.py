@@ -224,3 +224,90 @@ def test_running_the_package_with_a_short_secret_key_exits_naming_it(tmp_path: P
     assert "SECRET_KEY" in result.stderr
     assert bad_value not in result.stderr
     assert bad_value not in result.stdout
+
+
+# One bad value of each setting start-up checks, beyond those tested above: the refusal
+# names the setting, whichever group of settings holds it.
+REFUSALS: list[tuple[str, dict[str, Any]]] = [
+    ("MFA_ENCRYPTION_KEY", {"MFA_ENCRYPTION_KEY": " , "}),
+    ("MFA_ENCRYPTION_KEY", {"MFA_ENCRYPTION_KEY": "changeme"}),
+    ("MFA_ENCRYPTION_KEY", {"MFA_ENCRYPTION_KEY": f"{'k' * 40},tooShort-Qz7"}),
+    ("ENVIRONMENT", {"ENVIRONMENT": "staging"}),
+    ("PORT", {"PORT": 0}),
+    ("TRUSTED_PROXIES", {"TRUSTED_PROXIES": "proxy.example.com"}),
+    ("COOKIE_SAMESITE", {"COOKIE_SAMESITE": "loose"}),
+    ("ACCESS_TOKEN_EXPIRE_MINUTES", {"ACCESS_TOKEN_EXPIRE_MINUTES": 0}),
+    ("REFRESH_TOKEN_EXPIRE_DAYS", {"REFRESH_TOKEN_EXPIRE_DAYS": 91}),
+    ("REFRESH_REUSE_GRACE_SECONDS", {"REFRESH_REUSE_GRACE_SECONDS": 61}),
+    ("PASSWORD_RESET_EXPIRE_MINUTES", {"PASSWORD_RESET_EXPIRE_MINUTES": 61}),
+    ("EMAIL_VERIFICATION_EXPIRE_HOURS", {"EMAIL_VERIFICATION_EXPIRE_HOURS": 0}),
+    ("RATE_LIMIT_LOGIN", {"RATE_LIMIT_LOGIN": "often"}),
+    ("RATE_LIMIT_REFRESH", {"RATE_LIMIT_REFRESH": "often"}),
+    ("RATE_LIMIT_DEFAULT", {"RATE_LIMIT_DEFAULT": "often"}),
+    ("MAX_BODY_BYTES", {"MAX_BODY_BYTES": 1023}),
+    ("FIRST_ADMIN_EMAIL", {"FIRST_ADMIN_EMAIL": "admin", "FIRST_ADMIN_PASSWORD": "k" * 20}),
+    ("SMTP_PORT", {"SMTP_PORT": 65536}),
+    ("PURGE_INTERVAL_MINUTES", {"PURGE_INTERVAL_MINUTES": -1}),
+    ("AUDIT_RETENTION_DAYS", {"AUDIT_RETENTION_DAYS": 0}),
+    ("ARGON2_TIME_COST", {"ARGON2_TIME_COST": 0}),
+    ("ARGON2_MEMORY_COST", {"ARGON2_MEMORY_COST": 7}),
+    ("ARGON2_PARALLELISM", {"ARGON2_PARALLELISM": 0}),
+    ("PASSWORD_HASH_WORKERS", {"PASSWORD_HASH_WORKERS": 65}),
+    ("PASSWORD_HASH_QUEUE", {"PASSWORD_HASH_QUEUE": -1}),
+    ("LOG_LEVEL", {"LOG_LEVEL": "LOUD"}),
+    ("LOG_FORMAT", {"LOG_FORMAT": "xml"}),
+{%- if cookiecutter.use_redis == "yes" %}
+    ("REDIS_URL", {"REDIS_URL": "http://127.0.0.1:6379"}),
+{%- endif %}
+{%- if cookiecutter.use_sentry == "yes" %}
+    ("SENTRY_DSN", {"SENTRY_DSN": "https://o1.ingest.sentry.io"}),
+{%- endif %}
+{%- if cookiecutter.use_opentelemetry == "yes" %}
+    ("OTEL_EXPORTER_OTLP_ENDPOINT", {"OTEL_EXPORTER_OTLP_ENDPOINT": "127.0.0.1:4318"}),
+{%- endif %}
+]
+
+
+@pytest.mark.parametrize(("name", "values"), REFUSALS, ids=[name for name, _ in REFUSALS])
+def test_every_refusal_names_its_setting(name: str, values: dict[str, Any]) -> None:
+    text = _refusal(SECRET_KEY=TEST_SECRET_KEY, **values)
+    assert name in text
+    assert "k" * 40 not in text
+
+
+def _settings_from_env_file(tmp_path: Path, *lines: str) -> Settings:
+    env_file = tmp_path / ".env"
+    env_file.write_text("\n".join((f"SECRET_KEY={TEST_SECRET_KEY}", *lines)) + "\n")
+    return Settings(_env_file=env_file)
+
+
+def test_name_in_env_file_that_is_no_setting_is_refused_naming_it(tmp_path: Path) -> None:
+    # A misspelt name would otherwise leave the setting at its default, unnoticed.
+    with pytest.raises(ValidationError) as caught:
+        _settings_from_env_file(tmp_path, "ACCES_TOKEN_EXPIRE_MINUTES=600", "LOG_FORMAT=console")
+    text = str(caught.value)
+    assert "ACCES_TOKEN_EXPIRE_MINUTES in .env: not a setting of this project" in text
+    assert "600" not in text
+    assert TEST_SECRET_KEY not in text
+
+
+def test_empty_line_in_env_file_for_a_name_that_is_no_setting_is_accepted(
+    tmp_path: Path,
+) -> None:
+    settings = _settings_from_env_file(tmp_path, "RETIRED_SETTING=", "LOG_FORMAT=console")
+    assert settings.LOG_FORMAT == "console"
+
+
+def test_other_programs_variables_in_the_environment_are_not_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SOME_OTHER_PROGRAM_SETTING", "on")
+    assert _settings(SECRET_KEY=TEST_SECRET_KEY).LOG_FORMAT == "json"
+{%- if cookiecutter.database == "postgresql" and cookiecutter.use_docker == "yes" %}
+
+
+def test_database_password_for_docker_compose_in_env_file_is_accepted(tmp_path: Path) -> None:
+    # docker compose reads POSTGRES_PASSWORD from the same .env for the db service.
+    settings = _settings_from_env_file(tmp_path, "POSTGRES_PASSWORD=k7Qz9mW2pL4xR8vN")
+    assert settings.is_sqlite is False
+{%- endif %}

@@ -20,7 +20,9 @@ from .factory import create_services
 from .mfa.service import reencrypt_secrets
 from .migrate import DatabaseNotReadyError, prepare_schema
 from .purge import purge_expired
+{%- if cookiecutter.use_redis == "yes" %}
 from .security.principal_cache import AuthStateUnavailableError
+{%- endif %}
 from .security.scopes import Role
 from .state import Services
 from .users.schemas import AdminUserUpdate, UserCreate
@@ -111,9 +113,15 @@ async def _set_role(settings: Settings, login: str, role: Role) -> str:
         if user is None:
             raise CommandError(f"no user has the username or email {login!r}")
         before = f"{'an active' if user.is_active else 'an inactive'} {user.role}"
+{%- if cookiecutter.use_redis == "yes" %}
         # Active too: this is how an admin gets back in after a lockout. admin_update
         # commits through the principal cache: with REDIS_URL every worker drops its
-        # cached entry at once; without, a running server's cache holds it up to 30 s.
+        # cached entry at once; without, a running server's cache holds it a while
+        # (security/principal_cache.CACHE_SECONDS).
+{%- else %}
+        # Active too: this is how an admin gets back in after a lockout. A running
+        # server's cache holds the user a while (security/principal_cache.CACHE_SECONDS).
+{%- endif %}
         # No actor: the command line acts as no user.
         try:
             user = await admin_update(
@@ -125,8 +133,10 @@ async def _set_role(settings: Settings, login: str, role: Role) -> str:
             )
         except ConflictError as exc:
             raise CommandError(exc.detail) from exc
+{%- if cookiecutter.use_redis == "yes" %}
         except AuthStateUnavailableError as exc:
             raise CommandError("REDIS_URL did not answer; nothing was changed") from exc
+{%- endif %}
     return f"{user.username} is now an active {user.role} (was {before})"
 
 

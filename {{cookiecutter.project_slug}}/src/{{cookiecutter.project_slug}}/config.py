@@ -1,12 +1,25 @@
-"""Every setting, read from the environment (and `.env`) and validated once, at start-up."""
+"""Every setting, read from the environment (and `.env`) and validated once, at start-up.
+
+The settings come in groups, one small model per concern, each validating its own fields;
+`Settings` puts them together (so every variable keeps its flat name, `settings.PORT`)
+and checks what spans groups.
+"""
 
 import ipaddress
 import json
 from functools import lru_cache
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import EmailStr, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    EmailStr,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .security.rate_limit import parse_limit
@@ -30,12 +43,17 @@ PLACEHOLDER_SECRETS = frozenset(
 )
 MIN_SECRET_KEY_LENGTH = 32
 MIN_DOCS_PASSWORD_LENGTH = 16
-
-CommaList = Annotated[list[str], NoDecode]
+{%- if cookiecutter.database == "postgresql" and cookiecutter.use_docker == "yes" %}
+# Names in .env that are not settings: docker compose reads them from the same file.
+NOT_SETTINGS = frozenset({"POSTGRES_PASSWORD"})
+{%- else %}
+# Names in .env that are not settings but belong there (read by other tools): none.
+NOT_SETTINGS: frozenset[str] = frozenset()
+{%- endif %}
 
 
 def _split_list(value: object) -> object:
-    """Accept a JSON list or a comma-separated string, as docs/settings.md promises."""
+    """Accept a JSON list or a comma-separated string (.env.example shows both)."""
     if not isinstance(value, str):
         return value
     text = value.strip()
@@ -46,138 +64,112 @@ def _split_list(value: object) -> object:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
+def _empty_means_unset(value: object) -> object:
+    """`NAME=` in .env leaves an optional setting unset, as if the line were not there."""
+    return None if value == "" else value
+
+
 def _split_keys(value: str) -> list[str]:
     return [key.strip() for key in value.split(",") if key.strip()]
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_file=".env",
-        env_file_encoding="utf-8",
-        extra="ignore",
-        frozen=True,
-        # A rejected SECRET_KEY must not be echoed into a start-up log.
-        hide_input_in_errors=True,
-    )
+def _refuse_weak_secret(name: str, secret: str, min_length: int = 0) -> None:
+    """Refuse a secret anyone could know or guess; the message names it, never shows it."""
+    if secret.strip().lower() in PLACEHOLDER_SECRETS:
+        raise ValueError(f"{name} is a well-known placeholder; set a random one")
+    if len(secret) < min_length:
+        raise ValueError(f"{name} must be at least {min_length} characters")
+
+
+CommaList = Annotated[list[str], NoDecode, BeforeValidator(_split_list)]
+OptionalSecret = Annotated[SecretStr | None, BeforeValidator(_empty_means_unset)]
+OptionalEmail = Annotated[EmailStr | None, BeforeValidator(_empty_means_unset)]
+
+
+class KeySettings(BaseModel):
+    """The keys that sign tokens and encrypt secrets at rest."""
 
     SECRET_KEY: SecretStr
+    # Keys that encrypt TOTP secrets, comma-separated: the first encrypts, any decrypts
+    # (the `rotate-mfa-key` command, cli.py, re-encrypts). Empty: SECRET_KEY alone.
+    MFA_ENCRYPTION_KEY: OptionalSecret = None
+
+    @field_validator("SECRET_KEY")
+    @classmethod
+    def _secret_key_is_strong(cls, value: SecretStr) -> SecretStr:
+        _refuse_weak_secret("SECRET_KEY", value.get_secret_value(), MIN_SECRET_KEY_LENGTH)
+        return value
+
+    @field_validator("MFA_ENCRYPTION_KEY")
+    @classmethod
+    def _mfa_keys_are_strong(cls, value: SecretStr | None) -> SecretStr | None:
+        keys = _split_keys(value.get_secret_value()) if value is not None else []
+        if value is not None and not keys:
+            raise ValueError("MFA_ENCRYPTION_KEY holds no key; leave it empty or list keys")
+        for position, key in enumerate(keys, start=1):
+            # Named by position: the message must not show a key.
+            _refuse_weak_secret(f"MFA_ENCRYPTION_KEY's key {position}", key, MIN_SECRET_KEY_LENGTH)
+        return value
+
+    @property
+    def mfa_encryption_keys(self) -> list[str]:
+        """The keys of TOTP secrets, the one that encrypts first."""
+        if self.MFA_ENCRYPTION_KEY is None:
+            return [self.SECRET_KEY.get_secret_value()]
+        return _split_keys(self.MFA_ENCRYPTION_KEY.get_secret_value())
+
+
+class ApplicationSettings(BaseModel):
+    """What the app is, where it listens, and how much it reveals."""
+
     ENVIRONMENT: Literal["development", "production"] = "development"
     DEBUG: bool = False
     PROJECT_NAME: str = "{{ cookiecutter.project_name }}"
+    HOST: str = "127.0.0.1"
+    PORT: int = Field(default=8000, ge=1, le=65535)
 
-{%- if cookiecutter.database == "postgresql" %}
+    @model_validator(mode="after")
+    def _no_debug_in_production(self) -> Self:
+        if self.is_production and self.DEBUG:
+            raise ValueError("DEBUG must be off when ENVIRONMENT=production")
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.ENVIRONMENT == "production"
+
+
+class StoreSettings(BaseModel):
+    """Where the app keeps its data."""
+{% if cookiecutter.database == "postgresql" %}
     DATABASE_URL: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/{{ cookiecutter.project_slug }}"
 {%- else %}
     DATABASE_URL: str = "sqlite+aiosqlite:///./{{ cookiecutter.project_slug }}.db"
 {%- endif %}
+{%- if cookiecutter.use_redis == "yes" %}
+    # Rate-limit counters and auth versions shared by every worker. Empty: in the process.
     REDIS_URL: str = ""
+
+    @field_validator("REDIS_URL")
+    @classmethod
+    def _redis_url_is_redis(cls, value: str) -> str:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("REDIS_URL must be a redis://, rediss:// or unix:// URL")
+        return value
+{%- endif %}
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.DATABASE_URL.startswith("sqlite")
+
+
+class HttpSettings(BaseModel):
+    """Who may call the API from a browser, under which Host, through which proxies."""
 
     CORS_ORIGINS: CommaList = []
     CORS_ALLOW_CREDENTIALS: bool = True
     ALLOWED_HOSTS: CommaList = ["localhost", "127.0.0.1", "[::1]"]
-
-    # Browser sessions in HttpOnly cookies (/auth/cookie/*); see docs/browser-sessions.md.
-    COOKIE_SESSIONS: bool = True
-    # Empty: true in production, false in development (a front end on http://localhost).
-    COOKIE_SECURE: bool | None = None
-    COOKIE_SAMESITE: Literal["strict", "lax", "none"] = "strict"
-    # Empty: the cookies go back to the API's host only. A parent domain such as
-    # example.com shares them with its subdomains (api.example.com, app.example.com).
-    COOKIE_DOMAIN: str = ""
     TRUSTED_PROXIES: CommaList = []
-
-    ACCESS_TOKEN_EXPIRE_MINUTES: int = Field(default=15, ge=1, le=24 * 60)
-    REFRESH_TOKEN_EXPIRE_DAYS: int = Field(default=7, ge=1, le=90)
-    # A spent refresh token presented again within this many seconds answers 401 without
-    # ending the session (two tabs refreshing at once); later, it ends the session.
-    REFRESH_REUSE_GRACE_SECONDS: int = Field(default=5, ge=0, le=60)
-    PASSWORD_RESET_EXPIRE_MINUTES: int = Field(default=30, ge=5, le=60)
-    EMAIL_VERIFICATION_EXPIRE_HOURS: int = Field(default=48, ge=1, le=24 * 14)
-    REQUIRE_VERIFIED_EMAIL: bool = False
-    JWT_ISSUER: str = "{{ cookiecutter.project_slug }}"
-    JWT_AUDIENCE: str = "{{ cookiecutter.project_slug }}-api"
-    # Keys that encrypt TOTP secrets, comma-separated: the first encrypts, any decrypts
-    # (docs/two-factor.md). Empty: SECRET_KEY alone.
-    MFA_ENCRYPTION_KEY: SecretStr | None = None
-
-    HOST: str = "127.0.0.1"
-    PORT: int = Field(default=8000, ge=1, le=65535)
-
-    RATE_LIMIT_LOGIN: str = "5/minute"
-    RATE_LIMIT_REFRESH: str = "60/minute"
-    RATE_LIMIT_DEFAULT: str = "100/minute"
-
-    DOCS_USERNAME: str = "docs"
-    DOCS_PASSWORD: SecretStr | None = None
-
-    FIRST_ADMIN_USERNAME: str = "admin"
-    FIRST_ADMIN_EMAIL: EmailStr | None = None
-    FIRST_ADMIN_PASSWORD: SecretStr | None = None
-
-    SMTP_HOST: str = ""
-    SMTP_PORT: int = Field(default=587, ge=1, le=65535)
-    SMTP_USER: str = ""
-    SMTP_PASSWORD: SecretStr | None = None
-    SMTP_TLS: bool = True
-    EMAIL_FROM: str = "no-reply@localhost"
-    # Where security mail tells a user to write when a change was not theirs.
-    SUPPORT_EMAIL: EmailStr | None = None
-    FRONTEND_URL: str = "http://localhost:3000"
-
-    MAX_BODY_BYTES: int = Field(default=1024 * 1024, ge=1024)
-
-    # How often the app deletes expired rows (purge.py); 0: never in the app, run the
-    # `purge` command from cron instead.
-    PURGE_INTERVAL_MINUTES: int = Field(default=60, ge=0, le=7 * 24 * 60)
-    # Days the audit trail keeps an event (GET /admin/audit-events); older ones are purged.
-    AUDIT_RETENTION_DAYS: int = Field(default=90, ge=1, le=100 * 366)
-
-    # RFC 9106's second recommended Argon2id profile: 3 passes over 64 MiB, 4 lanes.
-    ARGON2_TIME_COST: int = Field(default=3, ge=1)
-    ARGON2_MEMORY_COST: int = Field(default=64 * 1024, ge=8)
-    ARGON2_PARALLELISM: int = Field(default=4, ge=1)
-    # Each running hash holds ARGON2_MEMORY_COST KiB; this bounds the total.
-    PASSWORD_HASH_WORKERS: int = Field(default=2, ge=1, le=64)
-    # Hashes that may wait for a worker; past that a request gets 503 (load shedding).
-    PASSWORD_HASH_QUEUE: int = Field(default=32, ge=0, le=10_000)
-
-    LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    LOG_FORMAT: Literal["json", "console"] = "json"
-{%- if cookiecutter.use_sentry == "yes" %}
-
-    # Where error reports go (sentry.py): the project's DSN from Sentry. Empty: none are sent.
-    SENTRY_DSN: str = ""
-{%- endif %}
-{%- if cookiecutter.use_opentelemetry == "yes" %}
-
-    # The OTLP/HTTP collector traces go to (tracing.py), such as http://127.0.0.1:4318.
-    # Empty: nothing is traced.
-    OTEL_EXPORTER_OTLP_ENDPOINT: str = ""
-    OTEL_SERVICE_NAME: str = "{{ cookiecutter.project_slug }}"
-{%- endif %}
-
-    _split_lists = field_validator(
-        "CORS_ORIGINS", "ALLOWED_HOSTS", "TRUSTED_PROXIES", mode="before"
-    )(_split_list)
-
-    @field_validator(
-        "DOCS_PASSWORD",
-        "FIRST_ADMIN_EMAIL",
-        "FIRST_ADMIN_PASSWORD",
-        "SMTP_PASSWORD",
-        "SUPPORT_EMAIL",
-        "MFA_ENCRYPTION_KEY",
-        mode="before",
-    )
-    @classmethod
-    def _empty_means_unset(cls, value: object) -> object:
-        return None if value == "" else value
-
-    @field_validator("RATE_LIMIT_LOGIN", "RATE_LIMIT_REFRESH", "RATE_LIMIT_DEFAULT")
-    @classmethod
-    def _rate_limit_parses(cls, value: str) -> str:
-        parse_limit(value)
-        return value
 
     @field_validator("TRUSTED_PROXIES")
     @classmethod
@@ -189,27 +181,177 @@ class Settings(BaseSettings):
                 raise ValueError(f"{proxy!r} is not an IP address or network") from exc
         return proxies
 
-{%- if cookiecutter.use_redis == "no" %}
-
-    @field_validator("REDIS_URL")
+    @field_validator("CORS_ORIGINS")
     @classmethod
-    def _no_redis_in_this_project(cls, value: str) -> str:
-        if value:
+    def _origins_are_exact(cls, origins: list[str]) -> list[str]:
+        exact = []
+        for origin in origins:
+            if origin == "*":
+                exact.append(origin)
+                continue
+            if origin == "null":
+                raise ValueError(
+                    "CORS_ORIGINS must not contain 'null' (any sandboxed page sends it)"
+                )
+            parts = urlsplit(origin.rstrip("/"))
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"CORS_ORIGINS entry {origin!r} is not an http(s) origin")
+            if parts.path or parts.query or parts.fragment or parts.username:
+                raise ValueError(f"CORS_ORIGINS entry {origin!r} must be a bare origin")
+            exact.append(f"{parts.scheme}://{parts.netloc}")
+        return exact
+
+    @model_validator(mode="after")
+    def _no_wildcard_with_credentials(self) -> Self:
+        if "*" in self.CORS_ORIGINS and self.CORS_ALLOW_CREDENTIALS:
             raise ValueError(
-                "REDIS_URL is set, but this project was generated without Redis support; "
-                "leave it empty (limits and revocations stay in the process)"
+                "CORS_ORIGINS='*' together with CORS_ALLOW_CREDENTIALS lets any site act as "
+                "the logged-in user; list exact origins"
             )
-        return value
-{%- else %}
+        return self
 
-    @field_validator("REDIS_URL")
+
+class CookieSettings(BaseModel):
+    """Browser sessions in HttpOnly cookies (/auth/cookie/*: auth/cookie_router.py,
+    docs/browser-sessions.md)."""
+
+    COOKIE_SESSIONS: bool = True
+    # Empty: true in production, false in development (a front end on http://localhost).
+    COOKIE_SECURE: Annotated[bool | None, BeforeValidator(_empty_means_unset)] = None
+    COOKIE_SAMESITE: Literal["strict", "lax", "none"] = "strict"
+    # Empty: the cookies go back to the API's host only. A parent domain such as
+    # example.com shares them with its subdomains (api.example.com, app.example.com).
+    COOKIE_DOMAIN: str = ""
+
+    @field_validator("COOKIE_DOMAIN")
     @classmethod
-    def _redis_url_is_redis(cls, value: str) -> str:
-        if value and not value.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("REDIS_URL must be a redis://, rediss:// or unix:// URL")
-        return value
-{%- endif %}
+    def _cookie_domain_is_a_host(cls, value: str) -> str:
+        domain = value.strip().lower().lstrip(".")
+        if domain and not all(
+            label and label.replace("-", "").isalnum() for label in domain.split(".")
+        ):
+            raise ValueError(f"COOKIE_DOMAIN {value!r} is not a domain name such as example.com")
+        return domain
 
+
+class TokenSettings(BaseModel):
+    """Lifetimes of tokens and mailed links, and what access tokens say they are for."""
+
+    ACCESS_TOKEN_EXPIRE_MINUTES: int = Field(default=15, ge=1, le=24 * 60)
+    REFRESH_TOKEN_EXPIRE_DAYS: int = Field(default=7, ge=1, le=90)
+    # A spent refresh token presented again within this many seconds answers 401 without
+    # ending the session (two tabs refreshing at once); later, it ends the session.
+    REFRESH_REUSE_GRACE_SECONDS: int = Field(default=5, ge=0, le=60)
+    PASSWORD_RESET_EXPIRE_MINUTES: int = Field(default=30, ge=5, le=60)
+    EMAIL_VERIFICATION_EXPIRE_HOURS: int = Field(default=48, ge=1, le=24 * 14)
+    REQUIRE_VERIFIED_EMAIL: bool = False
+    JWT_ISSUER: str = "{{ cookiecutter.project_slug }}"
+    JWT_AUDIENCE: str = "{{ cookiecutter.project_slug }}-api"
+
+
+class LimitSettings(BaseModel):
+    """How much one caller may ask, and how big a request may be."""
+
+    RATE_LIMIT_LOGIN: str = "5/minute"
+    RATE_LIMIT_REFRESH: str = "60/minute"
+    RATE_LIMIT_DEFAULT: str = "100/minute"
+    MAX_BODY_BYTES: int = Field(default=1024 * 1024, ge=1024)
+
+    @field_validator("RATE_LIMIT_LOGIN", "RATE_LIMIT_REFRESH", "RATE_LIMIT_DEFAULT")
+    @classmethod
+    def _rate_limit_parses(cls, value: str) -> str:
+        parse_limit(value)
+        return value
+
+
+class DocsSettings(BaseModel):
+    """HTTP Basic credentials for the API docs; without a password they are not served."""
+
+    DOCS_USERNAME: str = "docs"
+    DOCS_PASSWORD: OptionalSecret = None
+
+    @field_validator("DOCS_PASSWORD")
+    @classmethod
+    def _docs_password_is_strong(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            # Anyone who reaches /docs may guess it, at network speed.
+            _refuse_weak_secret("DOCS_PASSWORD", value.get_secret_value(), MIN_DOCS_PASSWORD_LENGTH)
+        return value
+
+
+class FirstAdminSettings(BaseModel):
+    """The admin created on start-up when there is none."""
+
+    FIRST_ADMIN_USERNAME: str = "admin"
+    FIRST_ADMIN_EMAIL: OptionalEmail = None
+    FIRST_ADMIN_PASSWORD: OptionalSecret = None
+
+    @field_validator("FIRST_ADMIN_PASSWORD")
+    @classmethod
+    def _first_admin_password_is_not_public(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            _refuse_weak_secret("FIRST_ADMIN_PASSWORD", value.get_secret_value())
+        return value
+
+    @model_validator(mode="after")
+    def _email_and_password_together(self) -> Self:
+        if bool(self.FIRST_ADMIN_EMAIL) != bool(self.FIRST_ADMIN_PASSWORD):
+            raise ValueError("FIRST_ADMIN_EMAIL and FIRST_ADMIN_PASSWORD must be set together")
+        return self
+
+
+class MailSettings(BaseModel):
+    """Outgoing mail, and the front end its links open."""
+
+    SMTP_HOST: str = ""
+    SMTP_PORT: int = Field(default=587, ge=1, le=65535)
+    SMTP_USER: str = ""
+    SMTP_PASSWORD: OptionalSecret = None
+    SMTP_TLS: bool = True
+    EMAIL_FROM: str = "no-reply@localhost"
+    # Where security mail tells a user to write when a change was not theirs.
+    SUPPORT_EMAIL: OptionalEmail = None
+    FRONTEND_URL: str = "http://localhost:3000"
+
+
+class HousekeepingSettings(BaseModel):
+    """How long rows are kept, and how often expired ones are deleted."""
+
+    # How often the app deletes expired rows (purge.py); 0: never in the app, run the
+    # `purge` command from cron instead.
+    PURGE_INTERVAL_MINUTES: int = Field(default=60, ge=0, le=7 * 24 * 60)
+    # Days the audit trail keeps an event (GET /admin/audit-events); older ones are purged.
+    AUDIT_RETENTION_DAYS: int = Field(default=90, ge=1, le=100 * 366)
+
+
+class HashingSettings(BaseModel):
+    """The cost of a password hash, and how many may run or wait at once."""
+
+    # RFC 9106's second recommended Argon2id profile: 3 passes over 64 MiB, 4 lanes.
+    ARGON2_TIME_COST: int = Field(default=3, ge=1)
+    ARGON2_MEMORY_COST: int = Field(default=64 * 1024, ge=8)
+    ARGON2_PARALLELISM: int = Field(default=4, ge=1)
+    # Each running hash holds ARGON2_MEMORY_COST KiB; this bounds the total.
+    PASSWORD_HASH_WORKERS: int = Field(default=2, ge=1, le=64)
+    # Hashes that may wait for a worker; past that a request gets 503 (load shedding).
+    PASSWORD_HASH_QUEUE: int = Field(default=32, ge=0, le=10_000)
+
+
+class ObservabilitySettings(BaseModel):
+    """What the app tells its operators: logs{% if cookiecutter.use_sentry == "yes" %}, error reports{% endif %}{% if cookiecutter.use_opentelemetry == "yes" %}, traces{% endif %}."""
+
+    LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    LOG_FORMAT: Literal["json", "console"] = "json"
+{%- if cookiecutter.use_sentry == "yes" %}
+    # Where error reports go (sentry.py): the project's DSN from Sentry. Empty: none are sent.
+    SENTRY_DSN: str = ""
+{%- endif %}
+{%- if cookiecutter.use_opentelemetry == "yes" %}
+    # The OTLP/HTTP collector traces go to (tracing.py), such as http://127.0.0.1:4318.
+    # Empty: nothing is traced.
+    OTEL_EXPORTER_OTLP_ENDPOINT: str = ""
+    OTEL_SERVICE_NAME: str = "{{ cookiecutter.project_slug }}"
+{%- endif %}
 {%- if cookiecutter.use_sentry == "yes" %}
 
     @field_validator("SENTRY_DSN")
@@ -235,75 +377,56 @@ class Settings(BaseSettings):
         return value
 {%- endif %}
 
-    @field_validator("SECRET_KEY")
-    @classmethod
-    def _secret_key_is_strong(cls, value: SecretStr) -> SecretStr:
-        key = value.get_secret_value()
-        if key.strip().lower() in PLACEHOLDER_SECRETS:
-            raise ValueError("SECRET_KEY is a well-known placeholder; generate a random one")
-        if len(key) < MIN_SECRET_KEY_LENGTH:
-            raise ValueError(f"SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters")
-        return value
 
-    @field_validator("MFA_ENCRYPTION_KEY")
-    @classmethod
-    def _mfa_keys_are_strong(cls, value: SecretStr | None) -> SecretStr | None:
-        keys = _split_keys(value.get_secret_value()) if value is not None else []
-        if value is not None and not keys:
-            raise ValueError("MFA_ENCRYPTION_KEY holds no key; leave it empty or list keys")
-        for position, key in enumerate(keys, start=1):
-            # Named by position: the message must not show a key.
-            if key.lower() in PLACEHOLDER_SECRETS or len(key) < MIN_SECRET_KEY_LENGTH:
-                raise ValueError(
-                    f"MFA_ENCRYPTION_KEY's key {position} must be a random string of at "
-                    f"least {MIN_SECRET_KEY_LENGTH} characters"
-                )
-        return value
+class Settings(
+    KeySettings,
+    ApplicationSettings,
+    StoreSettings,
+    HttpSettings,
+    CookieSettings,
+    TokenSettings,
+    LimitSettings,
+    DocsSettings,
+    FirstAdminSettings,
+    MailSettings,
+    HousekeepingSettings,
+    HashingSettings,
+    ObservabilitySettings,
+    BaseSettings,
+):
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        # Names .env holds that are no setting are refused below, naming them.
+        extra="ignore",
+        frozen=True,
+        # A rejected SECRET_KEY must not be echoed into a start-up log.
+        hide_input_in_errors=True,
+    )
 
-    @field_validator("COOKIE_SECURE", mode="before")
+    @model_validator(mode="before")
     @classmethod
-    def _empty_means_default(cls, value: object) -> object:
-        return None if value == "" else value
-
-    @field_validator("COOKIE_DOMAIN")
-    @classmethod
-    def _cookie_domain_is_a_host(cls, value: str) -> str:
-        domain = value.strip().lower().lstrip(".")
-        if domain and not all(
-            label and label.replace("-", "").isalnum() for label in domain.split(".")
-        ):
-            raise ValueError(f"COOKIE_DOMAIN {value!r} is not a domain name such as example.com")
-        return domain
-
-    @field_validator("CORS_ORIGINS")
-    @classmethod
-    def _origins_are_exact(cls, origins: list[str]) -> list[str]:
-        exact = []
-        for origin in origins:
-            if origin == "*":
-                exact.append(origin)
-                continue
-            if origin == "null":
-                raise ValueError(
-                    "CORS_ORIGINS must not contain 'null' (any sandboxed page sends it)"
-                )
-            parts = urlsplit(origin.rstrip("/"))
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise ValueError(f"CORS_ORIGINS entry {origin!r} is not an http(s) origin")
-            if parts.path or parts.query or parts.fragment or parts.username:
-                raise ValueError(f"CORS_ORIGINS entry {origin!r} must be a bare origin")
-            exact.append(f"{parts.scheme}://{parts.netloc}")
-        return exact
+    def _env_file_names_only_settings(cls, data: Any) -> Any:
+        """A name in .env that is no setting is refused: a misspelt name would otherwise
+        leave its setting at the default, unnoticed. (The environment itself holds many
+        other programs' variables; only the names of settings are read from it.)"""
+        if not isinstance(data, dict):
+            return data
+        known = {name.upper() for name in cls.model_fields} | NOT_SETTINGS
+        unknown = sorted(
+            str(name).upper()
+            for name, value in data.items()
+            if str(name).upper() not in known and value != ""
+        )
+        if unknown:
+            raise ValueError(
+                f"{', '.join(unknown)} in .env: not a setting of this project; "
+                "correct the name or remove the line"
+            )
+        return data
 
     @model_validator(mode="after")
     def _refuse_unsafe_combinations(self) -> Self:
-        if "*" in self.CORS_ORIGINS and self.CORS_ALLOW_CREDENTIALS:
-            raise ValueError(
-                "CORS_ORIGINS='*' together with CORS_ALLOW_CREDENTIALS lets any site act as "
-                "the logged-in user; list exact origins"
-            )
-        if self.is_production and self.DEBUG:
-            raise ValueError("DEBUG must be off when ENVIRONMENT=production")
         if self.is_production and "*" in self.CORS_ORIGINS:
             raise ValueError("CORS_ORIGINS='*' is refused when ENVIRONMENT=production")
         if self.COOKIE_SESSIONS and "*" in self.CORS_ORIGINS:
@@ -313,42 +436,11 @@ class Settings(BaseSettings):
             )
         if self.COOKIE_SAMESITE == "none" and not self.cookie_secure:
             raise ValueError("COOKIE_SAMESITE=none needs COOKIE_SECURE: browsers refuse it")
-        if bool(self.FIRST_ADMIN_EMAIL) != bool(self.FIRST_ADMIN_PASSWORD):
-            raise ValueError("FIRST_ADMIN_EMAIL and FIRST_ADMIN_PASSWORD must be set together")
-        for name in ("FIRST_ADMIN_PASSWORD", "DOCS_PASSWORD"):
-            secret: SecretStr | None = getattr(self, name)
-            if (
-                secret is not None
-                and secret.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS
-            ):
-                raise ValueError(f"{name} is a well-known placeholder; set a random one")
-        if self.DOCS_PASSWORD is not None and (
-            len(self.DOCS_PASSWORD.get_secret_value()) < MIN_DOCS_PASSWORD_LENGTH
-        ):
-            # Anyone who reaches /docs may guess it, at network speed.
-            raise ValueError(
-                f"DOCS_PASSWORD must be at least {MIN_DOCS_PASSWORD_LENGTH} characters"
-            )
         return self
-
-    @property
-    def is_production(self) -> bool:
-        return self.ENVIRONMENT == "production"
 
     @property
     def cookie_secure(self) -> bool:
         return self.is_production if self.COOKIE_SECURE is None else self.COOKIE_SECURE
-
-    @property
-    def mfa_encryption_keys(self) -> list[str]:
-        """The keys of TOTP secrets, the one that encrypts first."""
-        if self.MFA_ENCRYPTION_KEY is None:
-            return [self.SECRET_KEY.get_secret_value()]
-        return _split_keys(self.MFA_ENCRYPTION_KEY.get_secret_value())
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self.DATABASE_URL.startswith("sqlite")
 
 
 @lru_cache

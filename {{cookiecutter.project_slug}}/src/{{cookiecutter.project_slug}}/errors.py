@@ -143,6 +143,7 @@ async def handle_rate_limited(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+{% if cookiecutter.use_redis == "yes" -%}
 async def handle_auth_state_unavailable(_request: Request, _exc: Exception) -> JSONResponse:
     # Fail closed: without the shared revocation state nobody can be authenticated.
     return JSONResponse(
@@ -152,6 +153,7 @@ async def handle_auth_state_unavailable(_request: Request, _exc: Exception) -> J
     )
 
 
+{% endif -%}
 async def handle_hasher_busy(_request: Request, _exc: Exception) -> JSONResponse:
     # Load shedding: the password-hash queue is full. Failing at once keeps the wait of
     # everyone else bounded; a client that retries shortly finds room.

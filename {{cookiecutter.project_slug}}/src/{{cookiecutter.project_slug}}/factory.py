@@ -24,7 +24,9 @@ from .docs import add_docs
 from .errors import (
     AppError,
     handle_app_error,
+{%- if cookiecutter.use_redis == "yes" %}
     handle_auth_state_unavailable,
+{%- endif %}
     handle_hasher_busy,
     handle_rate_limited,
     handle_validation_error,
@@ -49,12 +51,16 @@ from .security.cookies import CSRF_HEADER, CookiePolicy, CsrfTokens
 from .security.encryption import SecretBox
 from .security.password_guard import PasswordGuard
 from .security.passwords import HasherBusyError, PasswordHasher
+{%- if cookiecutter.use_redis == "yes" %}
 from .security.principal_cache import (
     AuthStateUnavailableError,
     AuthVersions,
     LocalAuthVersions,
     PrincipalCache,
 )
+{%- else %}
+from .security.principal_cache import AuthVersions, LocalAuthVersions, PrincipalCache
+{%- endif %}
 from .security.rate_limit import RateLimitedError, RateLimiter
 from .security.tokens import TokenCodec
 from .state import Services
@@ -174,11 +180,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(AppError, handle_app_error)
     app.add_exception_handler(RateLimitedError, handle_rate_limited)
+{%- if cookiecutter.use_redis == "yes" %}
     app.add_exception_handler(AuthStateUnavailableError, handle_auth_state_unavailable)
+{%- endif %}
     app.add_exception_handler(HasherBusyError, handle_hasher_busy)
 
     # Each router is included once, straight into the app, busiest first: a request
-    # walks the route tables in order, and each table costs about 20 us to pass.
+    # walks the route tables in order, and each table it passes costs time.
     protected = (
         users_router,
         items_router,

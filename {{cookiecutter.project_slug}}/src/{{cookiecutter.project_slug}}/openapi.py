@@ -2,7 +2,7 @@
 
 Protected routes declare one plain dependency (`authorize` or `authorize_bearer`), not
 FastAPI's security-scheme classes, to keep the request path short (see
-auth/dependencies.py). So the schemes are described here instead, from the same facts:
+access/dependencies.py). So the schemes are described here instead, from the same facts:
 the app's routes are walked, and each route's required scopes are read off its
 dependency. A route added anywhere is described without being listed anywhere.
 

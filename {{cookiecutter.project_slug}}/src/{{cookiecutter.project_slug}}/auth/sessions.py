@@ -217,9 +217,14 @@ class LoginSessions:
     async def _end_stolen(
         self, db: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID
     ) -> None:
+{%- if cookiecutter.use_redis == "yes" %}
         # The revocation must land even with the shared store down, so it is committed
         # first and the caches are told after, as far as they can be. While the store is
         # down, no cache is trusted anyway (authentication answers 503).
+{%- else %}
+        # The revocation is committed first and the cache told after: what is
+        # committed holds whatever happens next.
+{%- endif %}
         await revoke_session(db, session_id)
         record(db, Event.REFRESH_TOKEN_REUSED, user_id=user_id, session_id=session_id)
         await db.commit()

@@ -25,5 +25,5 @@ limit_refresh = RateLimit(
 @answers(503)
 async def shed_when_hashing_is_full(services: ServicesDep) -> None:
     """503 at once when the password-hash queue is full, before any other work: a flood
-    of logins must not spend the shared store's or the database's capacity either."""
+    of logins must not spend the rate-limit store's or the database's capacity either."""
     services.hasher.ensure_room()

@@ -6,7 +6,7 @@ under. Everything that changes what a user may do (role, active state, the profi
 the version before and after the commit, so the next request anywhere reloads from the
 database. Loads read the version *before* the database, so a change that lands during a
 load is caught on the following request.
-
+{% if cookiecutter.use_redis == "yes" %}
 Versions live in an `AuthVersions` store: this process's memory (exact for one
 process), or a store every worker shares (factory.create_shared_state). If a shared
 store cannot be reached, authentication fails closed (503) instead of trusting an
@@ -19,12 +19,19 @@ the request against the caller's RATE_LIMIT_DEFAULT budget (`get_and_count`), so
 cached request costs one round trip to a shared store. (Versions cached per process and
 invalidated by a published message would save that read, but not the count, and the
 message would race the next request on the other worker's event loop.)
+{%- else %}
+Versions live in this process's memory (`LocalAuthVersions`), exact for one process. A
+cache hit reads the version and counts the request against the caller's
+RATE_LIMIT_DEFAULT budget in one step (`get_and_count`).
+{%- endif %}
 """
 
 import time
 import uuid
 from collections import OrderedDict
+{%- if cookiecutter.use_redis == "yes" %}
 from contextlib import suppress
+{%- endif %}
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -37,9 +44,12 @@ from .rate_limit import WindowCount, WindowHit
 CACHE_SECONDS = 30.0
 MAX_ENTRIES = 10_000
 
+{%- if cookiecutter.use_redis == "yes" %}
+
 
 class AuthStateUnavailableError(Exception):
     """The shared auth-version store did not answer; nobody can be authenticated."""
+{%- endif %}
 
 
 def new_version() -> str:
@@ -56,8 +66,10 @@ class AuthVersions(Protocol):
         ...
 
     async def bump(self, user_id: uuid.UUID) -> None: ...
+{%- if cookiecutter.use_redis == "yes" %}
 
     async def ping(self) -> bool: ...
+{%- endif %}
 
     async def close(self) -> None: ...
 
@@ -82,8 +94,11 @@ class LocalAuthVersions:
     async def bump(self, user_id: uuid.UUID) -> None:
         self._versions[user_id] = new_version()
 
+{%- if cookiecutter.use_redis == "yes" %}
+
     async def ping(self) -> bool:
         return True
+{%- endif %}
 
     async def close(self) -> None:
         self._versions.clear()
@@ -114,11 +129,15 @@ class PrincipalCache:
         if time.time() >= entry.valid_until:
             self._entries.pop(session_id, None)
             return None, None
+{%- if cookiecutter.use_redis == "yes" %}
         try:
             version, count = await self.versions.get_and_count(user_id, counting)
         except AuthStateUnavailableError:
             self._entries.clear()
             raise
+{%- else %}
+        version, count = await self.versions.get_and_count(user_id, counting)
+{%- endif %}
         if version != entry.version:
             self._entries.pop(session_id, None)
             return None, count
@@ -139,15 +158,24 @@ class PrincipalCache:
 
     async def commit_change(self, db: AsyncSession, user_id: uuid.UUID) -> None:
         """Commit a change to what `user_id` may do, and make every cache forget them."""
+{%- if cookiecutter.use_redis == "yes" %}
         # Before: with the shared state unreachable, the change is not made at all.
+{%- else %}
+        # Before: a request that loads the user while the commit is under way is not kept.
+{%- endif %}
         await self.versions.bump(user_id)
         await db.commit()
         # After: drops entries loaded while the commit was under way.
         await self.versions.bump(user_id)
 
     async def forget_user(self, user_id: uuid.UUID) -> None:
+{%- if cookiecutter.use_redis == "yes" %}
         """After a change that is already committed (and must be, whatever the shared
         store does): make every cache forget the user, as far as the store answers.
         While it does not, no cache is trusted anyway."""
         with suppress(AuthStateUnavailableError):
             await self.versions.bump(user_id)
+{%- else %}
+        """After a change that is already committed: make the cache forget the user."""
+        await self.versions.bump(user_id)
+{%- endif %}

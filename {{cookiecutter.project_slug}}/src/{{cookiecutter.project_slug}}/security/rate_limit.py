@@ -6,10 +6,13 @@ store. The same engine, used here through its asyncio API, gives each app its ow
 limiter from its settings and never blocks. Login limits are moving windows (exact: no
 double burst at a window edge); RATE_LIMIT_DEFAULT, counted on every API request, is a
 fixed window, which costs one counter per key instead of one entry per hit.
-
+{% if cookiecutter.use_redis == "yes" %}
 With a store that all workers share, they share one budget. If that store stops
 answering, the limits fall back to this process's memory (logged once) and go back to
 the shared store once it answers again: limits degrade, they never switch off.
+{%- else %}
+The counters live in this process's memory: each process counts its own budget.
+{%- endif %}
 
 The hit of an authenticated request on RATE_LIMIT_DEFAULT is the one count made on
 every request. It is made by the auth-version store instead, in the round trip that
@@ -17,8 +20,9 @@ reads the caller's version (principal_cache.AuthVersions.get_and_count): `window
 names the counter as `limits` does, so its strategies see the same count, and
 `enforce` judges it as FixedWindowRateLimiter.hit would.
 """
-
+{% if cookiecutter.use_redis == "yes" %}
 import logging
+{%- endif %}
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -27,7 +31,11 @@ from enum import StrEnum
 from typing import TypeVar
 
 from limits import RateLimitItem, parse
+{%- if cookiecutter.use_redis == "yes" %}
 from limits.aio.storage import MemoryStorage, Storage
+{%- else %}
+from limits.aio.storage import Storage
+{%- endif %}
 from limits.aio.strategies import (
     FixedWindowRateLimiter,
     MovingWindowRateLimiter,
@@ -35,12 +43,17 @@ from limits.aio.strategies import (
 from limits.aio.strategies import (
     RateLimiter as Strategy,
 )
+{%- if cookiecutter.use_redis == "yes" %}
 from limits.errors import StorageError
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 # While the shared store is down, try it again this often.
 RETRY_SECONDS = 5.0
+{%- else %}
+
+T = TypeVar("T")
+{%- endif %}
 
 
 class Bucket(StrEnum):
@@ -106,6 +119,7 @@ class RateLimiter:
         self.login = parse_limit(login)
         self.refresh = parse_limit(refresh)
         self.default = parse_limit(default)
+{%- if cookiecutter.use_redis == "yes" %}
         local = MemoryStorage()
         self._shared = {
             "exact": MovingWindowRateLimiter(storage),
@@ -133,6 +147,15 @@ class RateLimiter:
                     self._shared_down_until = None
                 return result
         return await call(self._local[kind])
+{%- else %}
+        self._strategies = {
+            "exact": MovingWindowRateLimiter(storage),
+            "fast": FixedWindowRateLimiter(storage),
+        }
+
+    async def _run(self, limit: RateLimitItem, call: Callable[[Strategy], Awaitable[T]]) -> T:
+        return await call(self._strategies["fast" if limit is self.default else "exact"])
+{%- endif %}
 
     async def hit(self, limit: RateLimitItem, *identifiers: str) -> None:
         """Count one request against `limit`; raise RateLimitedError once it is spent.
