@@ -37,8 +37,11 @@ from uv import find_uv_bin
 
 from helpers import run_cookiecutter
 
-# `name>=1.2.3` or `name[extra]==1.2.3`, with an optional environment marker after `;`.
-BOUND = re.compile(r"^(?P<name>[A-Za-z0-9._-]+)(\[[^\]]*\])?(>=|==)(?P<version>[^,;\s]+)$")
+# `name>=1.2.3` or `name[extra]==1.2.3`; a lower bound may carry a major release it stays
+# below (`,<3`), which the docs' table then explains.
+BOUND = re.compile(
+    r"^(?P<name>[A-Za-z0-9._-]+)(\[[^\]]*\])?(>=|==)(?P<version>[^,;\s]+)(,<[0-9]+)?$"
+)
 # A row of the table of lower bounds in docs/dependencies.md: | package | version | why |
 DOCUMENTED_BOUND = re.compile(
     r"^\| (?P<name>[A-Za-z0-9._-]+) \| (?P<version>[0-9][^ |]*)( \(exact\))? \| .+ \|$"
