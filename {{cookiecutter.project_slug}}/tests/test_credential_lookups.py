@@ -26,7 +26,10 @@ from .crowd import CROWD_TIMEOUT_SECONDS, loopback
 
 ME_URL = "/api/v1/users/me"
 DEFAULT_LIMIT = 20
-CROWD = 300
+# Fewer than the Redis pool's connections (redis_state.MAX_REDIS_CONNECTIONS): a crowd
+# that must wait for a pooled connection past REDIS_TIMEOUT_SECONDS finds the shared
+# store "unreachable", and every limit then counts per process for a while.
+CROWD = 120
 
 
 @pytest.fixture
@@ -103,10 +106,12 @@ async def _answer(reader: asyncio.StreamReader) -> Answer:
     )
 
 
-def _assert_budget_held(answers: list[Answer]) -> None:
+def _assert_budget_held(answers: list[Answer], lookups: int) -> None:
+    """At most the budget's worth were looked up, each a 401; every other one a 429."""
+    assert 0 < lookups <= DEFAULT_LIMIT
     assert Counter(answer.status_code for answer in answers) == {
-        401: DEFAULT_LIMIT,
-        429: CROWD - DEFAULT_LIMIT,
+        401: lookups,
+        429: CROWD - lookups,
     }
     for answer in answers:
         if answer.status_code == 429:
@@ -121,7 +126,7 @@ async def test_parallel_junk_api_keys_from_one_address_look_up_at_most_the_budge
             server, lambda number: {"X-API-Key": f"junk-{number:04d}"}
         )
     assert len(lookups) == DEFAULT_LIMIT
-    _assert_budget_held(answers)
+    _assert_budget_held(answers, len(lookups))
 
 
 async def test_a_logged_out_token_sent_in_parallel_looks_up_at_most_the_budget(
@@ -133,8 +138,9 @@ async def test_a_logged_out_token_sent_in_parallel_looks_up_at_most_the_budget(
         assert (await own.post("/api/v1/auth/logout", headers=headers)).status_code == 204
     with statements_on(services, "user_sessions") as lookups:
         answers = await _crowd_from_one_address(server, lambda _number: headers)
-    assert len(lookups) == DEFAULT_LIMIT
-    _assert_budget_held(answers)
+    # Requests that read the user's cached entry before the first of them dropped it
+    # count against the user's budget too (PrincipalCache.get), so it may run out first.
+    _assert_budget_held(answers, len(lookups))
 
 
 async def test_a_valid_api_key_gives_its_address_reservation_back(
