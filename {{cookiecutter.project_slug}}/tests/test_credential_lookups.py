@@ -26,10 +26,7 @@ from .crowd import CROWD_TIMEOUT_SECONDS, loopback
 
 ME_URL = "/api/v1/users/me"
 DEFAULT_LIMIT = 20
-# Fewer than the Redis pool's connections (redis_state.MAX_REDIS_CONNECTIONS): a crowd
-# that must wait for a pooled connection past REDIS_TIMEOUT_SECONDS finds the shared
-# store "unreachable", and every limit then counts per process for a while.
-CROWD = 120
+CROWD = 300
 
 
 @pytest.fixture
