@@ -154,7 +154,9 @@ async def test_refresh_rotates_and_a_spent_refresh_cookie_ends_the_session(
     assert new_cookies["refresh_token"]["value"] != old_refresh
     assert rotated.json()["csrf_token"] == csrf  # bound to the session, which goes on
     assert (await client.get("/api/v1/users/me")).status_code == 200
-    # The spent refresh cookie, presented again: theft, the whole session ends.
+    # The spent refresh cookie, presented again (in place of the new one: both at once
+    # would be refused as a tossed cookie): theft, the whole session ends.
+    client.cookies.delete("refresh_token")
     client.cookies.set("refresh_token", old_refresh, path="/api/v1/auth/cookie")
     reused = await client.post(REFRESH_URL, headers={"X-CSRF-Token": csrf})
     assert reused.status_code == 401

@@ -19,7 +19,8 @@ from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from .access.dependencies import API_KEY_HEADER, authorize, authorize_bearer
+from .access.dependencies import authorize, authorize_bearer, check_scopes
+from .access.transports import API_KEY_HEADER
 from .errors import ErrorBody, dependency_errors, error_responses
 from .security.scopes import SCOPE_DESCRIPTIONS
 
@@ -74,7 +75,14 @@ def _api_routes(app: FastAPI) -> Iterator[tuple[str, APIRoute]]:
 
 def describe_security(app: FastAPI, token_endpoint: Callable[..., Any]) -> None:
     """Make `app.openapi()` declare the schemes, with the password flow's token URL where
-    `token_endpoint` is served, and each protected route's requirement."""
+    `token_endpoint` is served, and each protected route's requirement.
+
+    Scopes declared without `require` (`Security(authorize, scopes=[...])`) are checked
+    against the registry here, at start-up: UnknownScopeError naming the route."""
+    for path, route in _api_routes(app):
+        requirement = _requirements(route.dependant)
+        if requirement is not None:
+            check_scopes(requirement[0][OAUTH2], f"{sorted(route.methods or ())} {path}")
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

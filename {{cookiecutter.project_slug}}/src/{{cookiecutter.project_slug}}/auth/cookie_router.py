@@ -11,7 +11,8 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
-from ..access.dependencies import BearerPrincipal, check_cookie_origin
+from ..access.dependencies import BearerPrincipal
+from ..access.transports import check_cookie_origin, refuse_cross_site, refuse_duplicate_cookies
 from ..errors import answers, error_responses
 from ..security.clients import client_address, client_details
 from ..security.cookies import CSRF_HEADER, CookiePolicy
@@ -35,14 +36,29 @@ class CookieSession(BaseModel):
 
 @answers(403, 404)
 async def cookie_policy(request: Request, services: ServicesDep) -> CookiePolicy:
-    """The cookie policy, once the request's origin passed it; 404 when sessions are off."""
+    """The cookie policy, once the request's origin passed it; 404 when sessions are off.
+
+    A login sent by another site's page (`Sec-Fetch-Site: cross-site`) is refused too:
+    it would log the browser in to whatever account that page chose."""
     if services.cookies is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="Cookie sessions are disabled")
+    refuse_cross_site(request)
     check_cookie_origin(request, services.cookies)
     return services.cookies
 
 
 CookiePolicyDep = Annotated[CookiePolicy, Depends(cookie_policy)]
+
+
+@answers(401, 403, 404)
+async def session_cookie_policy(request: Request, policy: CookiePolicyDep) -> CookiePolicy:
+    """`cookie_policy` for a request that reads the session's cookies: 401 if one of
+    their names comes twice (access/transports.py)."""
+    refuse_duplicate_cookies(request, policy)
+    return policy
+
+
+SessionCookiePolicyDep = Annotated[CookiePolicy, Depends(session_cookie_policy)]
 
 
 def _start(
@@ -125,7 +141,7 @@ async def cookie_login(
 async def cookie_refresh(
     request: Request,
     response: Response,
-    policy: CookiePolicyDep,
+    policy: SessionCookiePolicyDep,
     services: ServicesDep,
     sessions: LoginSessionsDep,
     db: DbDep,
@@ -151,7 +167,7 @@ async def cookie_refresh(
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
 async def cookie_logout(
     principal: BearerPrincipal,
-    policy: CookiePolicyDep,
+    policy: SessionCookiePolicyDep,
     sessions: LoginSessionsDep,
     db: DbDep,
 ) -> Response:

@@ -171,6 +171,14 @@ class RateLimiter:
         if not await self._run(limit, lambda strategy: strategy.test(limit, *identifiers)):
             await self._refuse(limit, identifiers)
 
+    async def refund(self, limit: RateLimitItem, *identifiers: str) -> None:
+        """Give back one request `hit` counted: a reservation that turned out not to be
+        the payer's (access/strategies.py). Only for `self.default`, a fixed window, whose
+        count is one number; a moving window's entries cannot be taken back."""
+        if limit is not self.default:
+            raise ValueError("only RATE_LIMIT_DEFAULT counts can be refunded")
+        await self._run(limit, lambda strategy: strategy.hit(limit, *identifiers, cost=-1))
+
     async def count(self, limit: RateLimitItem, *identifiers: str) -> bool:
         """Count one event; False once there were more than `limit` allows."""
         return await self._run(limit, lambda strategy: strategy.hit(limit, *identifiers))

@@ -1,7 +1,9 @@
 """Roles, and the one registry of OAuth2 scopes: what each means and which roles hold it.
 
-Adding a resource with scopes of its own is one edit here. The role mapping below, the
-API-key schema, the OpenAPI document and the tests all read this table.
+A scope is defined once, here: the role mapping below, logins, the API-key schema and the
+OpenAPI document read this table. A route then names it in `require("...")`
+(access/dependencies.py), which raises UnknownScopeError at import for any name not
+defined here, and the app refuses to start on a route declaring one some other way.
 """
 
 from dataclasses import dataclass
