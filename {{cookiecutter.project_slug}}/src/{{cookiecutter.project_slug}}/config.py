@@ -2,6 +2,7 @@
 
 import ipaddress
 import json
+import os
 from functools import lru_cache
 from typing import Annotated, Literal, Self
 from urllib.parse import urlsplit
@@ -32,6 +33,18 @@ MIN_SECRET_KEY_LENGTH = 32
 MIN_DOCS_PASSWORD_LENGTH = 16
 
 CommaList = Annotated[list[str], NoDecode]
+
+# Settings this version no longer has, and why. `extra="ignore"` would drop one silently,
+# and a project upgrading would never learn that what it configured stopped happening.
+REMOVED_SETTINGS = {
+    "COOKIE_DOMAIN": (
+        "COOKIE_DOMAIN is no longer a setting: cookies shared with a parent domain reach "
+        "every sibling subdomain, whose pages could replay the session's tokens. The "
+        "session cookies are always host-only now (a front end on app.example.com works "
+        "with host-only cookies of api.example.com, the same site); remove COOKIE_DOMAIN "
+        "from the environment and .env"
+    ),
+}
 
 
 def _split_list(value: object) -> object:
@@ -81,9 +94,6 @@ class Settings(BaseSettings):
     # Empty: true in production, false in development (a front end on http://localhost).
     COOKIE_SECURE: bool | None = None
     COOKIE_SAMESITE: Literal["strict", "lax", "none"] = "strict"
-    # Empty: the cookies go back to the API's host only. A parent domain such as
-    # example.com shares them with its subdomains (api.example.com, app.example.com).
-    COOKIE_DOMAIN: str = ""
     TRUSTED_PROXIES: CommaList = []
 
     ACCESS_TOKEN_EXPIRE_MINUTES: int = Field(default=15, ge=1, le=24 * 60)
@@ -153,6 +163,20 @@ class Settings(BaseSettings):
     OTEL_EXPORTER_OTLP_ENDPOINT: str = ""
     OTEL_SERVICE_NAME: str = "{{ cookiecutter.project_slug }}"
 {%- endif %}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_removed_settings(cls, data: object) -> object:
+        """Refuse a removed setting given a value in the environment, `.env` (whose other
+        entries arrive here with the arguments) or the arguments. An empty one asks for
+        nothing the app no longer does."""
+        given = {name.upper(): value for name, value in os.environ.items()}
+        if isinstance(data, dict):
+            given |= {str(name).upper(): value for name, value in data.items()}
+        for name, reason in REMOVED_SETTINGS.items():
+            if given.get(name) not in (None, ""):
+                raise ValueError(reason)
+        return data
 
     _split_lists = field_validator(
         "CORS_ORIGINS", "ALLOWED_HOSTS", "TRUSTED_PROXIES", mode="before"
@@ -261,16 +285,6 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_means_default(cls, value: object) -> object:
         return None if value == "" else value
-
-    @field_validator("COOKIE_DOMAIN")
-    @classmethod
-    def _cookie_domain_is_a_host(cls, value: str) -> str:
-        domain = value.strip().lower().lstrip(".")
-        if domain and not all(
-            label and label.replace("-", "").isalnum() for label in domain.split(".")
-        ):
-            raise ValueError(f"COOKIE_DOMAIN {value!r} is not a domain name such as example.com")
-        return domain
 
     @field_validator("CORS_ORIGINS")
     @classmethod
