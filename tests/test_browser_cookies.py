@@ -503,7 +503,8 @@ class SubdomainRun:
     """The front end's session on api.example.test, and what the sibling hosts' own
     servers received while the browser held it."""
 
-    front: dict[str, Exchange] = field(default_factory=dict)
+    # Out of the repr: the login answer holds the session's CSRF token.
+    front: dict[str, Exchange] = field(default_factory=dict, repr=False)
     # Per sibling host, the cookie names of each request its page made to its server.
     heard: dict[str, list[list[str]]] = field(default_factory=dict)
     # Per session cookie, the host the browser keeps it for ("." first: a Domain cookie).

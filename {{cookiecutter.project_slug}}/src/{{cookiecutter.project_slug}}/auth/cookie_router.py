@@ -81,14 +81,6 @@ def _end(response: Response, policy: CookiePolicy) -> None:
         )
 
 
-def _refused_refresh_token() -> HTTPException:
-    return HTTPException(
-        status.HTTP_401_UNAUTHORIZED,
-        detail="Invalid refresh token",
-        headers={"WWW-Authenticate": "Bearer"},
-    )
-
-
 @router.post(
     "/login",
     dependencies=[Depends(shed_when_hashing_is_full), Depends(limit_unauthenticated)],
@@ -131,7 +123,11 @@ async def cookie_refresh(
     """Rotate the session's cookies, like /auth/refresh; needs X-CSRF-Token."""
     refresh_token = request.cookies.get(policy.refresh.name)
     if not refresh_token:
-        raise _refused_refresh_token()
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail="Invalid refresh token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     presented = request.headers.get(CSRF_HEADER)
 
     def check_csrf(session_id: uuid.UUID) -> None:
