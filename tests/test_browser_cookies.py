@@ -9,9 +9,9 @@ cross-site fetch and auto-submitted form and fetch POSTs in the same browser. Ev
 happens in one module-scoped run (`browser_run`); each test checks one part of its record.
 
 A second run (`subdomain_run`) gives the hosts names of one site, api.example.test,
-app.example.test and evil.example.test, all resolved to loopback by Chromium itself: the
-front end on app logs in to api, then pages on app and evil call their own servers, which
-must never receive a session cookie, whatever the API's settings.
+app.example.test and evil.example.test, all resolved to loopback by Chromium itself
+(`--host-resolver-rules`): the front end on app logs in to api, then pages on app and
+evil call their own servers, which must never receive a session cookie.
 """
 
 import json
@@ -240,12 +240,17 @@ def guarded_browser() -> Iterator[Browser]:
     """Debian's Chromium, sending whatever is not loopback to a proxy port nobody listens
     on. Chromium never proxies loopback, so the pages and the API are reached directly
     and nothing else is reached at all. (A Playwright route would guard too, but with one
-    in place Playwright answers CORS preflights itself, allowing any origin.)"""
+    in place Playwright answers CORS preflights itself, allowing any origin.) The names
+    of example.test go direct as well, and Chromium itself resolves them to loopback."""
     assert CHROMIUM.exists(), CHROMIUM_MISSING
-    nowhere = f"--proxy-server=http://{LOOPBACK}:{free_port()}"
+    guards = [
+        f"--proxy-server=http://{LOOPBACK}:{free_port()}",
+        f"--proxy-bypass-list=*.{SITE}",
+        f"--host-resolver-rules=MAP *.{SITE} {LOOPBACK}",
+    ]
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, nowhere], timeout=60_000
+            executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *guards], timeout=60_000
         )
         yield launched
         launched.close()
@@ -513,24 +518,10 @@ class SubdomainRun:
 
 
 @pytest.fixture(scope="module")
-def subdomain_browser() -> Iterator[Browser]:
-    """Chromium resolving the names of example.test to loopback and no other name at all,
-    so nothing leaves the machine."""
-    assert CHROMIUM.exists(), CHROMIUM_MISSING
-    rules = f"--host-resolver-rules=MAP *.{SITE} {LOOPBACK}, MAP * ~NOTFOUND"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, rules], timeout=60_000
-        )
-        yield launched
-        launched.close()
-
-
-@pytest.fixture(scope="module")
 def subdomain_run(
     tmp_path_factory: pytest.TempPathFactory,
     default_render_python: Path,
-    subdomain_browser: Browser,
+    guarded_browser: Browser,
 ) -> SubdomainRun:
     run = SubdomainRun(heard={FRONT_HOST: [], SIBLING_HOST: []})
     collected = "<!doctype html><title>collected</title>"
@@ -552,7 +543,7 @@ def subdomain_run(
     try:
         with served(default_render_python, workdir, settings) as url:
             api = f"http://{API_HOST}:{urlsplit(url).port}"
-            context = subdomain_browser.new_context()
+            context = guarded_browser.new_context()
             context.set_default_timeout(STEP_TIMEOUT_MS)
             context.on("request", lambda request: run.requested.append(request.url))
             try:
