@@ -7,6 +7,11 @@ A front-end page from http://localhost:A (another origin, the same site) logs in
 logs out. A hostile page from http://127.0.0.1:C (another site) then tries a credentialed
 cross-site fetch and auto-submitted form and fetch POSTs in the same browser. Everything
 happens in one module-scoped run (`browser_run`); each test checks one part of its record.
+
+A second run (`subdomain_run`) gives the hosts names of one site, api.example.test,
+app.example.test and evil.example.test, all resolved to loopback by Chromium itself
+(`--host-resolver-rules`): the front end on app logs in to api, then pages on app and
+evil call their own servers, which must never receive a session cookie.
 """
 
 import json
@@ -16,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http import HTTPStatus
+from http.cookies import SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
@@ -41,6 +47,12 @@ WIRE_POLL_MS = 50
 # Chromium's reasons for withholding a SameSite=Strict cookie from a cross-site request.
 SAME_SITE_STRICT = frozenset({"SameSiteStrict", "SchemefulSameSiteStrict"})
 FIRST_TITLE, SECOND_TITLE = "made in a browser", "made after a refresh"
+SITE = "example.test"
+API_HOST, FRONT_HOST, SIBLING_HOST = f"api.{SITE}", f"app.{SITE}", f"evil.{SITE}"
+SESSION_COOKIES = (*TOKEN_COOKIES, CSRF_COOKIE)
+# Where the sibling hosts' pages call their own servers: under both token cookies' paths,
+# so only a Domain attribute could keep a leaked cookie from coming along.
+COLLECT_PATH = f"{API}/auth/cookie/collect"
 
 # Both pages' script: one credentialed fetch, reported to the test as the page saw it.
 CALL_SCRIPT = """
@@ -169,8 +181,12 @@ class BrowserRun:
 
 class _Pages(BaseHTTPRequestHandler):
     pages: ClassVar[dict[str, str]] = {}
+    # The names of the cookies each request to COLLECT_PATH came with; never their values.
+    heard: ClassVar[list[list[str]]] = []
 
     def do_GET(self) -> None:
+        if urlsplit(self.path).path == COLLECT_PATH:
+            self.heard.append(list(SimpleCookie(self.headers.get("Cookie", ""))))
         page = self.pages.get(urlsplit(self.path).path)
         status = HTTPStatus.OK if page is not None else HTTPStatus.NOT_FOUND
         content = (page or "").encode()
@@ -192,8 +208,10 @@ class StaticSite:
         return f"http://{host}:{self.port}"
 
 
-def _serve_pages(pages: dict[str, str]) -> tuple[ThreadingHTTPServer, threading.Thread]:
-    handler = type("Pages", (_Pages,), {"pages": pages})
+def _serve_pages(
+    pages: dict[str, str], heard: list[list[str]] | None = None
+) -> tuple[ThreadingHTTPServer, threading.Thread]:
+    handler = type("Pages", (_Pages,), {"pages": pages, "heard": [] if heard is None else heard})
     server = ThreadingHTTPServer((LOOPBACK, 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -222,15 +240,37 @@ def guarded_browser() -> Iterator[Browser]:
     """Debian's Chromium, sending whatever is not loopback to a proxy port nobody listens
     on. Chromium never proxies loopback, so the pages and the API are reached directly
     and nothing else is reached at all. (A Playwright route would guard too, but with one
-    in place Playwright answers CORS preflights itself, allowing any origin.)"""
+    in place Playwright answers CORS preflights itself, allowing any origin.) The names
+    of example.test go direct as well, and Chromium itself resolves them to loopback."""
     assert CHROMIUM.exists(), CHROMIUM_MISSING
-    nowhere = f"--proxy-server=http://{LOOPBACK}:{free_port()}"
+    guards = [
+        f"--proxy-server=http://{LOOPBACK}:{free_port()}",
+        f"--proxy-bypass-list=*.{SITE}",
+        f"--host-resolver-rules=MAP *.{SITE} {LOOPBACK}",
+    ]
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, nowhere], timeout=60_000
+            executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *guards], timeout=60_000
         )
         yield launched
         launched.close()
+
+
+def _api_settings(
+    workdir: Path, password: str, *, allowed_hosts: str, front_end: str
+) -> dict[str, str]:
+    """The default render's settings, open to the front end's origin."""
+    return {
+        "SECRET_KEY": secrets.token_urlsafe(64),
+        "DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'cookies.db'}",
+        "DOCS_PASSWORD": secrets.token_urlsafe(24),
+        "FIRST_ADMIN_USERNAME": USERNAME,
+        "FIRST_ADMIN_EMAIL": "cookie-admin@example.com",
+        "FIRST_ADMIN_PASSWORD": password,
+        "ALLOWED_HOSTS": allowed_hosts,
+        "CORS_ORIGINS": front_end,
+        **FAST_HASHING,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -243,17 +283,9 @@ def api_url(
     front, _ = static_sites
     workdir = tmp_path_factory.mktemp("browser-cookies")
     password = secrets.token_urlsafe(24)
-    settings = {
-        "SECRET_KEY": secrets.token_urlsafe(64),
-        "DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'cookies.db'}",
-        "DOCS_PASSWORD": secrets.token_urlsafe(24),
-        "FIRST_ADMIN_USERNAME": USERNAME,
-        "FIRST_ADMIN_EMAIL": "cookie-admin@example.com",
-        "FIRST_ADMIN_PASSWORD": password,
-        "ALLOWED_HOSTS": "localhost,127.0.0.1",
-        "CORS_ORIGINS": front.url("localhost"),
-        **FAST_HASHING,
-    }
+    settings = _api_settings(
+        workdir, password, allowed_hosts="localhost,127.0.0.1", front_end=front.url("localhost")
+    )
     with served(default_render_python, workdir, settings) as url:
         yield f"http://localhost:{urlsplit(url).port}", password
 
@@ -469,3 +501,93 @@ def test_every_request_stays_on_loopback(browser_run: BrowserRun) -> None:
     assert browser_run.requested
     hosts = {urlsplit(url).hostname for url in browser_run.requested}
     assert hosts <= LOOPBACK_HOSTS, hosts
+
+
+@dataclass
+class SubdomainRun:
+    """The front end's session on api.example.test, and what the sibling hosts' own
+    servers received while the browser held it."""
+
+    # Out of the repr: the login answer holds the session's CSRF token.
+    front: dict[str, Exchange] = field(default_factory=dict, repr=False)
+    # Per sibling host, the cookie names of each request its page made to its server.
+    heard: dict[str, list[list[str]]] = field(default_factory=dict)
+    # Per session cookie, the host the browser keeps it for ("." first: a Domain cookie).
+    cookie_domains: dict[str, str] = field(default_factory=dict)
+    requested: list[str] = field(default_factory=list)
+
+
+@pytest.fixture(scope="module")
+def subdomain_run(
+    tmp_path_factory: pytest.TempPathFactory,
+    default_render_python: Path,
+    guarded_browser: Browser,
+) -> SubdomainRun:
+    run = SubdomainRun(heard={FRONT_HOST: [], SIBLING_HOST: []})
+    collected = "<!doctype html><title>collected</title>"
+    servers = [
+        _serve_pages(
+            {FRONT_END_PATH: FRONT_END_PAGE, COLLECT_PATH: collected}, run.heard[FRONT_HOST]
+        ),
+        _serve_pages({"/": HOSTILE_PAGE, COLLECT_PATH: collected}, run.heard[SIBLING_HOST]),
+    ]
+    front_site, sibling_site = (StaticSite(server.server_address[1]) for server, _ in servers)
+    workdir = tmp_path_factory.mktemp("browser-subdomains")
+    password = secrets.token_urlsafe(24)
+    settings = _api_settings(
+        workdir,
+        password,
+        allowed_hosts=f"{API_HOST},{LOOPBACK}",
+        front_end=front_site.url(FRONT_HOST),
+    )
+    try:
+        with served(default_render_python, workdir, settings) as url:
+            api = f"http://{API_HOST}:{urlsplit(url).port}"
+            context = guarded_browser.new_context()
+            context.set_default_timeout(STEP_TIMEOUT_MS)
+            context.on("request", lambda request: run.requested.append(request.url))
+            try:
+                front = context.new_page()
+                front.goto(front_site.url(FRONT_HOST) + FRONT_END_PATH)
+                run.front["login"] = _call(
+                    front,
+                    f"{api}{API}/auth/cookie/login",
+                    method="POST",
+                    form={"username": USERNAME, "password": password},
+                )
+                run.front["me"] = _call(front, f"{api}{API}/users/me")
+                run.front["collect"] = _call(front, front_site.url(FRONT_HOST) + COLLECT_PATH)
+                sibling = context.new_page()
+                sibling.goto(sibling_site.url(SIBLING_HOST) + "/")
+                run.front["sibling_collect"] = _call(
+                    sibling, sibling_site.url(SIBLING_HOST) + COLLECT_PATH
+                )
+                run.cookie_domains = {
+                    name: cookie.get("domain", "") for name, cookie in _jar(context).items()
+                }
+            finally:
+                context.close()
+    finally:
+        for server, thread in servers:
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=5)
+    return run
+
+
+def test_sibling_subdomains_never_receive_the_session_cookies(
+    subdomain_run: SubdomainRun,
+) -> None:
+    steps = {name: exchange.status for name, exchange in subdomain_run.front.items()}
+    assert steps == {"login": 200, "me": 200, "collect": 200, "sibling_collect": 200}
+    # The browser held the session for the API, and sent the siblings none of it.
+    assert subdomain_run.heard == {FRONT_HOST: [[]], SIBLING_HOST: [[]]}
+
+
+def test_session_cookies_are_kept_for_the_api_host_alone(subdomain_run: SubdomainRun) -> None:
+    assert subdomain_run.cookie_domains == dict.fromkeys(SESSION_COOKIES, API_HOST)
+
+
+def test_subdomain_run_stays_on_the_example_test_hosts(subdomain_run: SubdomainRun) -> None:
+    hosts = {urlsplit(url).hostname for url in subdomain_run.requested}
+    assert hosts == {API_HOST, FRONT_HOST, SIBLING_HOST}

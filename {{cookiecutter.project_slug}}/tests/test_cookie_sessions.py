@@ -67,23 +67,62 @@ async def test_login_sets_three_cookies_and_no_token_in_the_body(
     assert refresh["value"] not in response.text
 
 
-async def test_production_cookies_are_secure_and_prefixed(
+async def test_secure_cookies_are_host_prefixed_at_the_root_and_work(
     db_url: str, make_user: UserFactory
 ) -> None:
-    settings = make_settings(db_url, ENVIRONMENT="production", ALLOWED_HOSTS="testserver")
+    settings = make_settings(db_url, COOKIE_SECURE=True, ALLOWED_HOSTS="testserver")
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         user = await make_user()
         transport = ASGITransport(app=app)
         async with AsyncClient(transport=transport, base_url="https://testserver") as https:
             response = await _cookie_login(https, user.username)
+            csrf = {"X-CSRF-Token": response.json()["csrf_token"]}
+            me = await https.get("/api/v1/users/me")
+            refreshed = await https.post(REFRESH_URL, headers=csrf)
+            logged_out = await https.post(LOGOUT_URL, headers=csrf)
     cookies = _set_cookies(response)
-    assert set(cookies) == {
-        "__Secure-access_token",
-        "__Secure-refresh_token",
-        "__Secure-csrf_token",
-    }
-    assert all("; secure" in cookie["header"] for cookie in cookies.values())
+    assert set(cookies) == {"__Host-access_token", "__Host-refresh_token", "__Host-csrf_token"}
+    for cookie in cookies.values():
+        # What browsers demand of a __Host- cookie: Secure, Path=/ and no Domain.
+        assert "; secure" in cookie["header"]
+        assert cookie["path"] == "/"
+        assert "domain=" not in cookie["header"]
+    assert (me.status_code, refreshed.status_code, logged_out.status_code) == (200, 200, 204)
+    assert set(_set_cookies(refreshed)) == set(cookies)
+    assert set(_set_cookies(logged_out)) == set(cookies)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"COOKIE_SAMESITE": "lax"},
+        {"COOKIE_SECURE": True},
+        {"COOKIE_SAMESITE": "none", "COOKIE_SECURE": True},
+        {"ENVIRONMENT": "production"},
+    ],
+)
+async def test_no_cookie_names_a_domain_in_any_configuration(
+    db_url: str, make_user: UserFactory, overrides: dict[str, Any]
+) -> None:
+    settings = make_settings(db_url, ALLOWED_HOSTS="testserver", **overrides)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        user = await make_user()
+        transport = ASGITransport(app=app)
+        async with AsyncClient(transport=transport, base_url="https://testserver") as https:
+            login_response = await _cookie_login(https, user.username)
+            csrf = {"X-CSRF-Token": login_response.json()["csrf_token"]}
+            refreshed = await https.post(REFRESH_URL, headers=csrf)
+            logged_out = await https.post(LOGOUT_URL, headers=csrf)
+    headers = [
+        header
+        for response in (login_response, refreshed, logged_out)
+        for header in response.headers.get_list("set-cookie")
+    ]
+    assert len(headers) == 9
+    assert [header for header in headers if "domain=" in header.lower()] == []
 
 
 async def test_reads_work_with_the_cookie_alone(
@@ -180,6 +219,70 @@ async def test_logout_expires_the_cookies_and_revokes_the_session(
     assert (
         await client.get("/api/v1/users/me", headers=bearer({"access_token": access}))
     ).status_code == 401
+
+
+def _only_refresh_and_csrf_cookies(client: AsyncClient, refresh: str, csrf: str) -> None:
+    """The browser's jar once the access cookie's minutes are over."""
+    client.cookies.clear()
+    client.cookies.set("refresh_token", refresh, path="/api/v1/auth/cookie")
+    client.cookies.set("csrf_token", csrf, path="/")
+
+
+async def test_logout_after_the_access_cookie_expired_ends_the_session(
+    client: AsyncClient, make_user: UserFactory
+) -> None:
+    user = await make_user()
+    login_response = await _cookie_login(client, user.username)
+    csrf = login_response.json()["csrf_token"]
+    cookies = _set_cookies(login_response)
+    access, refresh = cookies["access_token"]["value"], cookies["refresh_token"]["value"]
+    _only_refresh_and_csrf_cookies(client, refresh, csrf)
+    response = await client.post(LOGOUT_URL, headers={"X-CSRF-Token": csrf})
+    assert response.status_code == 204
+    expired = _set_cookies(response)
+    assert {name: cookie["max-age"] for name, cookie in expired.items()} == {
+        "access_token": "0",
+        "refresh_token": "0",
+        "csrf_token": "0",
+    }
+    # The session is over on the server, not only forgotten by this browser.
+    _only_refresh_and_csrf_cookies(client, refresh, csrf)
+    refused = await client.post(REFRESH_URL, headers={"X-CSRF-Token": csrf})
+    assert refused.status_code == 401
+    client.cookies.clear()
+    me = await client.get("/api/v1/users/me", headers=bearer({"access_token": access}))
+    assert me.status_code == 401
+
+
+async def test_logout_by_the_refresh_cookie_needs_the_sessions_csrf_token(
+    client: AsyncClient, app: FastAPI, make_user: UserFactory
+) -> None:
+    user, other = await make_user(), await make_user()
+    login_response = await _cookie_login(client, user.username)
+    csrf = login_response.json()["csrf_token"]
+    refresh = _set_cookies(login_response)["refresh_token"]["value"]
+    async with AsyncClient(transport=ASGITransport(app=app), base_url=BASE_URL) as elsewhere:
+        others_csrf = (await _cookie_login(elsewhere, other.username)).json()["csrf_token"]
+    _only_refresh_and_csrf_cookies(client, refresh, csrf)
+    for headers in ({}, {"X-CSRF-Token": "0" * 64}, {"X-CSRF-Token": others_csrf}):
+        refused = await client.post(LOGOUT_URL, headers=headers)
+        assert refused.status_code == 403
+        assert refused.json() == {"detail": "CSRF token missing or invalid"}
+        assert "set-cookie" not in refused.headers
+    # Nothing was ended: the session refreshes as before.
+    refreshed = await client.post(REFRESH_URL, headers={"X-CSRF-Token": csrf})
+    assert refreshed.status_code == 200
+
+
+async def test_logout_with_an_unknown_refresh_cookie_is_refused(
+    client: AsyncClient, make_user: UserFactory
+) -> None:
+    user = await make_user()
+    csrf = (await _cookie_login(client, user.username)).json()["csrf_token"]
+    _only_refresh_and_csrf_cookies(client, "not-a-refresh-token", csrf)
+    response = await client.post(LOGOUT_URL, headers={"X-CSRF-Token": csrf})
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Invalid refresh token"}
 
 
 async def test_bearer_clients_need_no_csrf_token(

@@ -47,8 +47,8 @@ async def test_an_access_cookie_sent_twice_is_refused_on_a_protected_route(
     victim, attacker = await make_user(), await make_user()
     mine = await _browser_session(client, victim.username)
     tossed = await _browser_session(client, attacker.username)
-    own = (policy.access_name, mine[policy.access_name])
-    planted = (policy.access_name, tossed[policy.access_name])
+    own = (policy.access.name, mine[policy.access.name])
+    planted = (policy.access.name, tossed[policy.access.name])
     alone = await client.get(ME_URL, headers={"cookie": _cookie_header(own)})
     assert alone.status_code == 200
     assert alone.json()["username"] == victim.username
@@ -73,9 +73,9 @@ async def test_a_csrf_cookie_sent_twice_is_refused_too(
     user = await make_user()
     session = await _browser_session(client, user.username)
     cookie = _cookie_header(
-        (policy.csrf_name, "tossed"),
-        (policy.access_name, session[policy.access_name]),
-        (policy.csrf_name, session["csrf"]),
+        (policy.csrf.name, "tossed"),
+        (policy.access.name, session[policy.access.name]),
+        (policy.csrf.name, session["csrf"]),
     )
     response = await client.get(ME_URL, headers={"cookie": cookie})
     assert response.status_code == 401
@@ -91,9 +91,9 @@ async def test_refresh_and_logout_refuse_a_refresh_cookie_sent_twice(
     tossed = await _browser_session(client, attacker.username)
     csrf = {"X-CSRF-Token": mine["csrf"]}
     twice = _cookie_header(
-        (policy.access_name, mine[policy.access_name]),
-        (policy.refresh_name, tossed[policy.refresh_name]),
-        (policy.refresh_name, mine[policy.refresh_name]),
+        (policy.access.name, mine[policy.access.name]),
+        (policy.refresh.name, tossed[policy.refresh.name]),
+        (policy.refresh.name, mine[policy.refresh.name]),
     )
     for url in (REFRESH_URL, LOGOUT_URL):
         response = await client.post(url, headers={**csrf, "cookie": twice})
@@ -102,15 +102,15 @@ async def test_refresh_and_logout_refuse_a_refresh_cookie_sent_twice(
         assert "set-cookie" not in response.headers
     # Neither session was touched: the victim's own cookies still refresh and log out.
     once = _cookie_header(
-        (policy.access_name, mine[policy.access_name]),
-        (policy.refresh_name, mine[policy.refresh_name]),
+        (policy.access.name, mine[policy.access.name]),
+        (policy.refresh.name, mine[policy.refresh.name]),
     )
     refreshed = await client.post(REFRESH_URL, headers={**csrf, "cookie": once})
     assert refreshed.status_code == 200
     client.cookies.clear()
     access_twice = _cookie_header(
-        (policy.access_name, tossed[policy.access_name]),
-        (policy.access_name, refreshed.cookies[policy.access_name]),
+        (policy.access.name, tossed[policy.access.name]),
+        (policy.access.name, refreshed.cookies[policy.access.name]),
     )
     refused = await client.post(LOGOUT_URL, headers={**csrf, "cookie": access_twice})
     assert refused.status_code == 401

@@ -7,6 +7,7 @@ and checks what spans groups.
 
 import ipaddress
 import json
+import os
 from functools import lru_cache
 from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
@@ -50,6 +51,18 @@ NOT_SETTINGS = frozenset({"POSTGRES_PASSWORD"})
 # Names in .env that are not settings but belong there (read by other tools): none.
 NOT_SETTINGS: frozenset[str] = frozenset()
 {%- endif %}
+
+# Settings this version no longer has, and why. `extra="ignore"` would drop one silently,
+# and a project upgrading would never learn that what it configured stopped happening.
+REMOVED_SETTINGS = {
+    "COOKIE_DOMAIN": (
+        "COOKIE_DOMAIN is no longer a setting: cookies shared with a parent domain reach "
+        "every sibling subdomain, whose pages could replay the session's tokens. The "
+        "session cookies are always host-only now (a front end on app.example.com works "
+        "with host-only cookies of api.example.com, the same site); remove COOKIE_DOMAIN "
+        "from the environment and .env"
+    ),
+}
 
 
 def _split_list(value: object) -> object:
@@ -219,19 +232,6 @@ class CookieSettings(BaseModel):
     # Empty: true in production, false in development (a front end on http://localhost).
     COOKIE_SECURE: Annotated[bool | None, BeforeValidator(_empty_means_unset)] = None
     COOKIE_SAMESITE: Literal["strict", "lax", "none"] = "strict"
-    # Empty: the cookies go back to the API's host only. A parent domain such as
-    # example.com shares them with its subdomains (api.example.com, app.example.com).
-    COOKIE_DOMAIN: str = ""
-
-    @field_validator("COOKIE_DOMAIN")
-    @classmethod
-    def _cookie_domain_is_a_host(cls, value: str) -> str:
-        domain = value.strip().lower().lstrip(".")
-        if domain and not all(
-            label and label.replace("-", "").isalnum() for label in domain.split(".")
-        ):
-            raise ValueError(f"COOKIE_DOMAIN {value!r} is not a domain name such as example.com")
-        return domain
 
 
 class TokenSettings(BaseModel):
@@ -406,13 +406,27 @@ class Settings(
 
     @model_validator(mode="before")
     @classmethod
+    def _refuse_removed_settings(cls, data: Any) -> Any:
+        """Refuse a removed setting given a value in the environment, `.env` (whose other
+        entries arrive here with the arguments) or the arguments. An empty one asks for
+        nothing the app no longer does."""
+        given = {name.upper(): value for name, value in os.environ.items()}
+        if isinstance(data, dict):
+            given |= {str(name).upper(): value for name, value in data.items()}
+        for name, reason in REMOVED_SETTINGS.items():
+            if given.get(name) not in (None, ""):
+                raise ValueError(reason)
+        return data
+
+    @model_validator(mode="before")
+    @classmethod
     def _env_file_names_only_settings(cls, data: Any) -> Any:
         """A name in .env that is no setting is refused: a misspelt name would otherwise
         leave its setting at the default, unnoticed. (The environment itself holds many
         other programs' variables; only the names of settings are read from it.)"""
         if not isinstance(data, dict):
             return data
-        known = {name.upper() for name in cls.model_fields} | NOT_SETTINGS
+        known = {name.upper() for name in cls.model_fields} | NOT_SETTINGS | set(REMOVED_SETTINGS)
         unknown = sorted(
             str(name).upper()
             for name, value in data.items()

@@ -120,9 +120,8 @@ def cookie_policy(settings: Settings) -> CookiePolicy | None:
     return CookiePolicy(
         secure=settings.cookie_secure,
         same_site=settings.COOKIE_SAMESITE,
-        domain=settings.COOKIE_DOMAIN or None,
         api_path=API_PREFIX,
-        refresh_path=f"{API_PREFIX}/auth/cookie",
+        cookie_routes_path=f"{API_PREFIX}/auth/cookie",
         allowed_origins=frozenset(settings.CORS_ORIGINS),
     )
 

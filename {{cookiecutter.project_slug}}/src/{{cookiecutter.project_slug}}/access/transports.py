@@ -32,7 +32,7 @@ def session_cookie(request: Request, cookies: CookiePolicy | None) -> str | None
     session is known (access/policy.py)."""
     if cookies is None:
         return None
-    token = request.cookies.get(cookies.access_name)
+    token = request.cookies.get(cookies.access.name)
     if not token:
         return None
     check_cookie_request(request, cookies)
@@ -66,7 +66,7 @@ def refuse_duplicate_cookies(request: Request, cookies: CookiePolicy) -> None:
     Read from the raw `Cookie` headers: `request.cookies` keeps one value per name.
     """
     raw = [value.decode("latin-1") for key, value in request.scope["headers"] if key == b"cookie"]
-    names = (cookies.access_name, cookies.refresh_name, cookies.csrf_name)
+    names = (cookies.access.name, cookies.refresh.name, cookies.csrf.name)
     # Cheapest test first: a name whose text appears once cannot be there twice.
     if all(sum(header.count(name) for header in raw) < 2 for name in names):
         return

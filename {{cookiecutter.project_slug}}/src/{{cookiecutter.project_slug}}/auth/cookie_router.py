@@ -8,10 +8,10 @@ import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi.security import OAuth2PasswordRequestForm, SecurityScopes
 from pydantic import BaseModel
 
-from ..access.dependencies import BearerPrincipal
+from ..access.dependencies import AUTHENTICATION_ERRORS, authorize_bearer
 from ..access.transports import check_cookie_origin, refuse_cross_site, refuse_duplicate_cookies
 from ..errors import answers, error_responses
 from ..security.clients import client_address, client_details
@@ -68,42 +68,32 @@ def _start(
     session_id = services.tokens.decode_access_token(pair.access_token).session_id
     csrf_token = services.csrf.token_for(uuid.UUID(session_id))
     session_seconds = services.settings.REFRESH_TOKEN_EXPIRE_DAYS * 24 * 3600
-    cookies = (
-        (policy.access_name, pair.access_token, pair.expires_in, policy.api_path, True),
-        (policy.refresh_name, pair.refresh_token, session_seconds, policy.refresh_path, True),
-        (policy.csrf_name, csrf_token, session_seconds, "/", False),
-    )
-    for name, value, max_age, path, http_only in cookies:
+    for cookie, value, max_age in (
+        (policy.access, pair.access_token, pair.expires_in),
+        (policy.refresh, pair.refresh_token, session_seconds),
+        (policy.csrf, csrf_token, session_seconds),
+    ):
+        # No `domain`: host-only, so no sibling subdomain ever receives them.
         response.set_cookie(
-            name,
+            cookie.name,
             value,
             max_age=max_age,
-            path=path,
-            domain=policy.domain,
+            path=cookie.path,
             secure=policy.secure,
-            httponly=http_only,
-            samesite=_same_site(policy, name),
+            httponly=cookie.http_only,
+            samesite=cookie.same_site,
         )
     return CookieSession(expires_in=pair.expires_in, scope=pair.scope, csrf_token=csrf_token)
 
 
-def _same_site(policy: CookiePolicy, name: str) -> Literal["strict", "lax", "none"]:
-    return policy.same_site if name == policy.access_name else policy.strict_same_site
-
-
 def _end(response: Response, policy: CookiePolicy) -> None:
-    for name, path, http_only in (
-        (policy.access_name, policy.api_path, True),
-        (policy.refresh_name, policy.refresh_path, True),
-        (policy.csrf_name, "/", False),
-    ):
+    for cookie in (policy.access, policy.refresh, policy.csrf):
         response.delete_cookie(
-            name,
-            path=path,
-            domain=policy.domain,
+            cookie.name,
+            path=cookie.path,
             secure=policy.secure,
-            httponly=http_only,
-            samesite=_same_site(policy, name),
+            httponly=cookie.http_only,
+            samesite=cookie.same_site,
         )
 
 
@@ -147,7 +137,7 @@ async def cookie_refresh(
     db: DbDep,
 ) -> CookieSession:
     """Rotate the session's cookies, like /auth/refresh; needs X-CSRF-Token."""
-    refresh_token = request.cookies.get(policy.refresh_name)
+    refresh_token = request.cookies.get(policy.refresh.name)
     if not refresh_token:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
@@ -164,15 +154,33 @@ async def cookie_refresh(
     return _start(response, services, policy, pair)
 
 
-@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+@router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[Depends(limit_refresh)],
+    responses=error_responses(*AUTHENTICATION_ERRORS),
+)
 async def cookie_logout(
-    principal: BearerPrincipal,
+    request: Request,
     policy: SessionCookiePolicyDep,
+    services: ServicesDep,
     sessions: LoginSessionsDep,
     db: DbDep,
 ) -> Response:
-    """End this browser session: it is revoked and its cookies expire."""
-    await sessions.end(db, principal.user.id, principal.login_session_id)
+    """End this browser session: it is revoked and its cookies expire; needs X-CSRF-Token.
+
+    The refresh cookie names the session, so a logout works after the access cookie's
+    few minutes are over; without one, the access cookie (or a bearer token) does.
+    """
+    refresh_token = request.cookies.get(policy.refresh.name)
+    if refresh_token:
+        user_id, session_id = await sessions.find_by_refresh_token(db, refresh_token)
+        if not services.csrf.matches(session_id, request.headers.get(CSRF_HEADER)):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, detail=CSRF_REFUSED)
+    else:
+        principal = await authorize_bearer(request, SecurityScopes())
+        user_id, session_id = principal.user.id, principal.login_session_id
+    await sessions.end(db, user_id, session_id)
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
     _end(response, policy)
     return response

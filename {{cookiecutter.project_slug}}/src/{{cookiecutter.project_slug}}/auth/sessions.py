@@ -149,6 +149,26 @@ class LoginSessions:
         login_session.last_used_at = now
         return await self._issue_pair(db, user, login_session, scopes)
 
+    async def find_by_refresh_token(
+        self, db: AsyncSession, refresh_token: str
+    ) -> tuple[uuid.UUID, uuid.UUID]:
+        """The user and live login session `refresh_token` belongs to, spent or not: how
+        a browser names its session to log out once the access cookie has expired. Only
+        the session's CSRF token, checked by the caller, lets the request act on it."""
+        session_row = (
+            await db.execute(
+                select(UserSession.user_id, UserSession.id)
+                .join(RefreshToken, RefreshToken.session_id == UserSession.id)
+                .where(
+                    RefreshToken.token_hash == hash_secret_token(refresh_token),
+                    UserSession.live_at(utcnow()),
+                )
+            )
+        ).one_or_none()
+        if session_row is None:
+            raise InvalidCredentialsError("Invalid refresh token")
+        return session_row.user_id, session_row.id
+
     async def end(self, db: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID) -> None:
         """Log out: the session's access tokens and refresh-token family stop working."""
         await revoke_session(db, session_id)

@@ -37,14 +37,31 @@ class CsrfTokens:
 
 
 @dataclass(frozen=True, slots=True)
+class SessionCookie:
+    """One of the three cookies: what it is called and where the browser sends it."""
+
+    name: str
+    path: str
+    http_only: bool
+    same_site: SameSite
+
+
+@dataclass(frozen=True, slots=True)
 class CookiePolicy:
-    """Names and attributes of the session cookies, fixed at start-up from the settings."""
+    """Names and attributes of the session cookies, fixed at start-up from the settings.
+
+    The cookies are always host-only (no `Domain`): a page on a sibling subdomain must
+    never receive the tokens. With `Secure` they are `__Host-` cookies, which browsers
+    accept only with Path `/`, no `Domain` and over HTTPS, so no other host, sibling or
+    parent, can set or shadow them either.
+    """
 
     secure: bool
     same_site: SameSite
-    domain: str | None
+    # Where the API's routes live, and where /auth/cookie's do; the paths of the access
+    # and refresh cookies when they are not `__Host-` cookies.
     api_path: str
-    refresh_path: str
+    cookie_routes_path: str
     # Origins whose pages may send cookie requests, besides the API's own.
     allowed_origins: frozenset[str]
 
@@ -59,19 +76,27 @@ class CookiePolicy:
         on another site and every cookie must be `None` to reach the API at all."""
         return "none" if self.same_site == "none" else "strict"
 
-    @property
-    def prefix(self) -> str:
-        # Browsers accept a __Secure- cookie only over HTTPS with the Secure attribute.
-        return "__Secure-" if self.secure else ""
+    def _cookie(
+        self, name: str, path: str, *, http_only: bool, same_site: SameSite
+    ) -> SessionCookie:
+        if self.secure:
+            return SessionCookie(f"__Host-{name}", "/", http_only, same_site)
+        return SessionCookie(name, path, http_only, same_site)
 
     @property
-    def access_name(self) -> str:
-        return self.prefix + "access_token"
+    def access(self) -> SessionCookie:
+        return self._cookie("access_token", self.api_path, http_only=True, same_site=self.same_site)
 
     @property
-    def refresh_name(self) -> str:
-        return self.prefix + "refresh_token"
+    def refresh(self) -> SessionCookie:
+        return self._cookie(
+            "refresh_token",
+            self.cookie_routes_path,
+            http_only=True,
+            same_site=self.strict_same_site,
+        )
 
     @property
-    def csrf_name(self) -> str:
-        return self.prefix + "csrf_token"
+    def csrf(self) -> SessionCookie:
+        # Readable by scripts, on every path, so that a page anywhere on the site finds it.
+        return self._cookie("csrf_token", "/", http_only=False, same_site=self.strict_same_site)
