@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..audit.trail import Event, record
 from ..db import utcnow
-from ..errors import AppError, ForbiddenError, NotFoundError
+from ..errors import AccountClosedError, AppError, ForbiddenError, NotFoundError
 from ..security.identity import UserSnapshot
 from ..security.scopes import ROLE_SCOPES, format_scope
 from ..security.secret_tokens import hash_secret_token, new_secret_token
@@ -50,7 +50,10 @@ async def create_key(
     )
     if not await _insert_within_cap(db, api_key):
         await db.rollback()
-        if not await db.scalar(select(User.is_active).where(User.id == owner.id)):
+        active = await db.scalar(select(User.is_active).where(User.id == owner.id))
+        if active is None:
+            raise AccountClosedError
+        if not active:
             raise ForbiddenError("Inactive user")
         raise AppError(f"At most {MAX_KEYS_PER_USER} API keys per user; revoke one first")
     record(db, Event.API_KEY_CREATED, user_id=owner.id, key_id=api_key.id)
@@ -60,7 +63,7 @@ async def create_key(
 
 async def _insert_within_cap(db: AsyncSession, api_key: ApiKey) -> bool:
     """Insert the key unless its owner already has MAX_KEYS_PER_USER active ones, or
-    was deactivated since the request was authenticated; the caller commits.
+    was deactivated or deleted since the request was authenticated; the caller commits.
 
     Counting and inserting are one statement, and on PostgreSQL the owner's row is
     locked first: parallel requests cannot each see room for one more. SQLite runs one
