@@ -49,6 +49,13 @@ _SECRET_PATTERNS = [
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), r"\1 " + REDACTED),
     (re.compile(r"\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), REDACTED),
     (re.compile(r"\bsk_[A-Za-z0-9_-]{16,}"), REDACTED),
+    # The rest of a line where a database error quotes a row's values (PostgreSQL's
+    # DETAIL: "Failing row contains (...)", "Key (email)=(...) already exists"): the
+    # values are a statement's parameters, which the engine already hides.
+    (
+        re.compile(r"((?:\bDETAIL:|\bFailing row contains|\bKey \([^)\n]*\)=)\s*)[^\n]*"),
+        r"\1" + REDACTED,
+    ),
     # A `name=value` or `name: value` pair (a query string, a repr, JSON) under such a name.
     (
         re.compile(rf"(?i)({_SECRET_NAME_IN_TEXT})([\"']?\s*[=:]\s*[\"']?)[^\s&,;\"']+"),
@@ -69,7 +76,7 @@ _STANDARD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {
 # substitutions.
 _SECRET_WORDS = (
     "bearer", "basic", "eyj", "sk_", "pass", "secret", "token", "api", "authorization",
-    "cookie", "credential", "csrf", "otp", "key", "code",
+    "cookie", "credential", "csrf", "otp", "key", "code", "detail:", "failing row",
 )  # fmt: skip
 
 
