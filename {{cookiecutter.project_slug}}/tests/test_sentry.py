@@ -15,12 +15,16 @@ from httpx import ASGITransport, AsyncClient
 from pydantic import ValidationError
 from sentry_sdk.envelope import Envelope
 from sentry_sdk.transport import Transport
+from sqlalchemy import text
 
 from {{ cookiecutter.project_slug }}.config import Settings
 from {{ cookiecutter.project_slug }}.factory import create_app
+from {{ cookiecutter.project_slug }}.log import REDACTED
 from {{ cookiecutter.project_slug }}.sentry import init_sentry
+from {{ cookiecutter.project_slug }}.state import DbDep
 
 from .conftest import BASE_URL, PASSWORD, AuthHeaders, make_settings
+from .test_redaction import COMPOUND_NAMES, SECRET
 
 DSN = "https://public@sentry.example.invalid/1"
 API_KEY = "sk_" + "a" * 43
@@ -46,6 +50,14 @@ router = APIRouter(prefix="/api/v1/broken")
 @router.get("")
 async def broken() -> None:
     raise RuntimeError(f"could not log in with password={PASSWORD}")
+
+
+@router.get("/in-sql")
+async def broken_in_sql(db: DbDep) -> None:
+    # A statement that works, then a row without its required columns, which the
+    # database refuses: neither's parameter may be reported.
+    await db.execute(text("SELECT count(*) FROM users WHERE username = :name"), {"name": SECRET})
+    await db.execute(text("INSERT INTO users (username) VALUES (:username)"), {"username": SECRET})
 
 
 @pytest.fixture
@@ -105,6 +117,32 @@ async def test_report_holds_no_credential_password_or_personal_data(
         assert secret not in sent
     assert "password=[REDACTED]" in event["exception"]["values"][0]["value"]
     assert "ip_address" not in event.get("user", {})
+
+
+@pytest.mark.parametrize("name", COMPOUND_NAMES)
+async def test_a_secret_under_a_compound_name_is_masked_in_the_report(
+    client: AsyncClient, reports: CapturingTransport, name: str
+) -> None:
+    response = await client.get(f"/api/v1/broken?page=2&{name}={SECRET}")
+    sentry_sdk.flush()
+
+    assert response.status_code == 500
+    (event,) = reports.events
+    assert SECRET not in json.dumps(event)
+    assert event["request"]["query_string"] == f"page=2&{name}={REDACTED}"
+
+
+async def test_a_failed_statements_parameters_are_not_reported(
+    client: AsyncClient, reports: CapturingTransport
+) -> None:
+    response = await client.get("/api/v1/broken/in-sql")
+    sentry_sdk.flush()
+
+    assert response.status_code == 500
+    (event,) = reports.events
+    (exception,) = [e for e in event["exception"]["values"] if e["type"] == "IntegrityError"]
+    assert "INSERT INTO users" in exception["value"]
+    assert SECRET not in json.dumps(event)
 
 
 async def test_handled_errors_are_not_reported(

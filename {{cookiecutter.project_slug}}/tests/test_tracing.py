@@ -17,9 +17,11 @@ from pydantic import ValidationError
 
 from {{ cookiecutter.project_slug }}.config import Settings
 from {{ cookiecutter.project_slug }}.factory import create_app
+from {{ cookiecutter.project_slug }}.log import REDACTED
 from {{ cookiecutter.project_slug }}.tracing import add_tracing
 
 from .conftest import AuthHeaders, make_settings
+from .test_redaction import COMPOUND_NAMES, SECRET
 
 API_KEY = "sk_" + "b" * 43
 
@@ -109,6 +111,22 @@ async def test_spans_hold_no_token_or_key(
     assert token not in recorded
     assert API_KEY not in recorded
     assert "token=[REDACTED]" in recorded
+
+
+@pytest.mark.parametrize("name", COMPOUND_NAMES)
+async def test_a_secret_under_a_compound_name_is_masked_in_spans(
+    client: AsyncClient,
+    exporter: InMemorySpanExporter,
+    provider: list[TracerProvider],
+    name: str,
+) -> None:
+    response = await client.get(f"/api/v1/health?page=2&{name}={SECRET}")
+
+    assert response.status_code == 200
+    (span,) = finished(exporter, provider)
+    recorded = json.dumps(dict(span.attributes or {}))
+    assert SECRET not in recorded
+    assert f"page=2&{name}={REDACTED}" in recorded
 
 
 def test_without_an_endpoint_nothing_is_traced(db_url: str) -> None:

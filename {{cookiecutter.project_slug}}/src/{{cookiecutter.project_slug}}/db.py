@@ -40,11 +40,18 @@ class Base(DeclarativeBase):
 
 
 def create_engine(database_url: str) -> AsyncEngine:
+    # A statement's parameters are user data, a password hash or a token's hash among
+    # them: SQLAlchemy leaves them out of its errors, so no log line or error report of a
+    # failed statement carries them.
     if database_url.startswith("sqlite"):
-        engine = create_async_engine(database_url, connect_args={"timeout": 15})
+        engine = create_async_engine(
+            database_url, connect_args={"timeout": 15}, hide_parameters=True
+        )
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
         return engine
-    return create_async_engine(database_url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_async_engine(
+        database_url, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True
+    )
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: object) -> None:

@@ -113,6 +113,13 @@ class InvalidCredentialsError(AppError):
     headers = {"WWW-Authenticate": "Bearer"}  # noqa: RUF012 - read-only class constant
 
 
+class AccountClosedError(InvalidCredentialsError):
+    """The caller's account was closed while the request ran: what its next request gets."""
+
+    def __init__(self) -> None:
+        super().__init__("Account closed")
+
+
 class SecondFactorError(InvalidCredentialsError):
     """The password was right; the login needs a (valid, unused) two-factor code."""
 

@@ -9,6 +9,7 @@ from limits.aio.storage import MemoryStorage, Storage
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from . import health
+from .account.closed import WRITE_ERRORS, handle_write_to_closed_account
 from .account.router import router as account_router
 from .admin.router import router as admin_router
 from .api_keys.credentials import DatabaseApiKeyStore
@@ -183,6 +184,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(AuthStateUnavailableError, handle_auth_state_unavailable)
 {%- endif %}
     app.add_exception_handler(HasherBusyError, handle_hasher_busy)
+    for write_error in WRITE_ERRORS:
+        app.add_exception_handler(write_error, handle_write_to_closed_account)
 
     # Each router is included once, straight into the app, busiest first: a request
     # walks the route tables in order, and each table it passes costs time.

@@ -2,7 +2,11 @@
 
 `RedactingFilter` sits on the handler, so every record passes it, whichever logger
 wrote it: values under secret-sounding keys are replaced, and bearer tokens, JWTs, API
-keys and `password=` pairs are masked inside messages. JSON encoding escapes CR and LF,
+keys and `name=value` pairs whose name sounds secret are masked inside messages. A name
+sounds secret when any part of it holds one of the words of `_SECRET_NAME_WORDS`
+(`refresh_token`, `new_password`, `client_secret`, `X-CSRF-Token`, `SECRET_KEY`), or it
+is one of `_SECRET_NAMES`: one rule, for the keys of records and error reports and for
+the names of pairs in text alike. JSON encoding escapes CR and LF,
 so user input cannot start a forged line; the console format escapes them too.
 
 The access line, one per request, is the hottest line there is: `AccessLog` writes it
@@ -35,15 +39,33 @@ REQUEST_ID_KEY = "request_id"
 error_logger = logging.getLogger(f"{__package__}.errors")
 
 REDACTED = "[REDACTED]"
-_SECRET_KEY_NAMES = re.compile(
-    r"pass(word)?|secret|token|authorization|cookie|api[_-]?key|credential", re.IGNORECASE
+# Words that make a name secret wherever they occur in it, in any case.
+_SECRET_NAME_WORDS = (
+    r"pass(?:word|wd)?|secret|token|authorization|cookie|api[_-]?key|credential|csrf|otp"  # noqa: S105  # nosec B105
+)
+# Names secret on their own, whose words are too common to mask everywhere (`key_id`,
+# `status_code`): a bare `key`, and a two-factor, recovery or OAuth `code`.
+_SECRET_NAMES = ("key", "code", "recovery_code")
+_SECRET_WORD = re.compile(_SECRET_NAME_WORDS, re.IGNORECASE)
+# Either kind of name, as it stands in text: a run of name characters.
+_SECRET_NAME_IN_TEXT = (
+    rf"[\w.-]*(?:{_SECRET_NAME_WORDS})[\w.-]*"
+    rf"|(?<![\w.-])(?:{'|'.join(_SECRET_NAMES)})(?![\w.-])"
 )
 _SECRET_PATTERNS = [
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), r"\1 " + REDACTED),
     (re.compile(r"\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), REDACTED),
     (re.compile(r"\bsk_[A-Za-z0-9_-]{16,}"), REDACTED),
+    # The rest of a line where a database error quotes a row's values (PostgreSQL's
+    # DETAIL: "Failing row contains (...)", "Key (email)=(...) already exists"): the
+    # values are a statement's parameters, which the engine already hides.
     (
-        re.compile(r"(?i)\b(password|passwd|secret|token|api[_-]?key)([\"']?\s*[=:]\s*)[^\s&,;]+"),
+        re.compile(r"((?:\bDETAIL:|\bFailing row contains|\bKey \([^)\n]*\)=)\s*)[^\n]*"),
+        r"\1" + REDACTED,
+    ),
+    # A `name=value` or `name: value` pair (a query string, a repr, JSON) under such a name.
+    (
+        re.compile(rf"(?i)({_SECRET_NAME_IN_TEXT})([\"']?\s*[=:]\s*[\"']?)[^\s&,;\"']+"),
         r"\1\2" + REDACTED,
     ),
 ]
@@ -56,9 +78,13 @@ _STANDARD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {
 }
 
 
-# Each of _SECRET_PATTERNS needs one of these words (lower-cased): most text (a request
-# path) has none, and looking for them is ten times cheaper than four substitutions.
-_SECRET_WORDS = ("bearer", "basic", "eyj", "sk_", "pass", "secret", "token", "api")
+# Each of _SECRET_PATTERNS, and each secret name, needs one of these (lower-cased): most
+# text (a request path) has none, and looking for them is ten times cheaper than the
+# substitutions.
+_SECRET_WORDS = (
+    "bearer", "basic", "eyj", "sk_", "pass", "secret", "token", "api", "authorization",
+    "cookie", "credential", "csrf", "otp", "key", "code", "detail:", "failing row",
+)  # fmt: skip
 
 
 def redact_text(text: str) -> str:
@@ -71,8 +97,9 @@ def redact_text(text: str) -> str:
 
 
 def names_a_secret(key: str) -> bool:
-    """Whether a field called `key` would hold a secret: its value never reaches a log."""
-    return _SECRET_KEY_NAMES.search(key) is not None
+    """Whether a field or parameter called `key` would hold a secret: its value never
+    reaches a log, an error report or a trace."""
+    return _SECRET_WORD.search(key) is not None or key.lower() in _SECRET_NAMES
 
 
 def redact_value(key: str, value: Any) -> Any:
@@ -95,8 +122,10 @@ class RedactingFilter(logging.Filter):
         record.msg, record.args = redact_text(message), None
         for key in set(vars(record)) - _STANDARD_ATTRIBUTES:
             setattr(record, key, redact_value(key, getattr(record, key)))
-        if record.exc_info and not record.exc_text:
-            record.exc_text = redact_text(logging.Formatter().formatException(record.exc_info))
+        if record.exc_info:
+            # Another handler may have formatted (and cached) the traceback already.
+            traceback = record.exc_text or logging.Formatter().formatException(record.exc_info)
+            record.exc_text = redact_text(traceback)
         return True
 
 

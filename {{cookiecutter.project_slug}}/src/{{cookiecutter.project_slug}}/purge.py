@@ -108,7 +108,8 @@ async def purge_expired(
 
 
 def describe_counts(counts: dict[str, int]) -> str:
-    return ", ".join(f"{table}={count}" for table, count in counts.items())
+    # Count first: `refresh_tokens=0` reads as a secret to the logs' redaction (log.py).
+    return ", ".join(f"{count} {table}" for table, count in counts.items())
 
 
 async def purge_periodically(

@@ -8,7 +8,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..audit.trail import Event, record
 from ..db import utcnow
-from ..errors import AppError, ForbiddenError, InvalidCredentialsError, NotFoundError
+from ..errors import (
+    AccountClosedError,
+    AppError,
+    ForbiddenError,
+    InvalidCredentialsError,
+    NotFoundError,
+)
 from ..security.identity import UserSnapshot
 from ..security.scopes import ROLE_SCOPES, format_scope
 from ..security.secret_tokens import hash_secret_token, new_secret_token
@@ -55,7 +61,10 @@ async def create_key(
     )
     if not await _insert_within_cap(db, api_key, session_id):
         await db.rollback()
-        if not await db.scalar(select(User.is_active).where(User.id == owner.id)):
+        active = await db.scalar(select(User.is_active).where(User.id == owner.id))
+        if active is None:
+            raise AccountClosedError
+        if not active:
             raise ForbiddenError("Inactive user")
         if not await db.scalar(
             select(UserSession.id).where(
@@ -71,7 +80,7 @@ async def create_key(
 
 async def _insert_within_cap(db: AsyncSession, api_key: ApiKey, session_id: uuid.UUID) -> bool:
     """Insert the key unless its owner already has MAX_KEYS_PER_USER active ones, was
-    deactivated, or the creating login session ended since the request was
+    deactivated or deleted, or the creating login session ended since the request was
     authenticated; the caller commits.
 
     Counting and inserting are one statement, and on PostgreSQL the owner's row is

@@ -6,11 +6,12 @@ through (the same line security/events.py always wrote: nothing is logged for a 
 that was rolled back). Callers pass identifiers only: each detail must be one of
 DETAIL_FIELDS, whose names never say secret, and its text is redacted as log text is.
 
-Some events can be repeated at will by anyone: a wrong password, a probed admin route.
-`record_limited` takes those: every one is logged, but rows go to the table at most
-once per subject (an account, a login name) per ROWS_PER_SUBJECT window, and at most
-ROWS_PER_EVENT a window in all, so a login flood costs the table a bounded number of
-rows however many addresses and names it uses.
+Some events can be repeated at will by anyone: a wrong password, a rejected code, a
+probed admin route. `record_limited` takes those: every one is logged, but the table
+keeps only the first of each ROWS_PER_SUBJECT window per subject (the account, or for a
+name that is no account, the client's address). There is no budget shared between
+subjects: a flood of other names or addresses cannot spend it, so the first failure
+against a real account in each minute always has its row.
 """
 
 import uuid
@@ -68,7 +69,6 @@ MAX_ADDRESS_LENGTH = 64  # the column's length
 DetailValue = str | uuid.UUID
 
 ROWS_PER_SUBJECT = parse_limit("1/minute")
-ROWS_PER_EVENT = parse_limit("60/minute")
 
 # Where a session keeps the log lines of the events it holds until its commit.
 _PENDING_LOG = "audit_events_to_log"
@@ -102,15 +102,15 @@ async def record_limited(
     client: str | None = None,
     **details: DetailValue,
 ) -> None:
-    """`record` for an event anyone can repeat: logged at once when it is over budget.
+    """`record` for an event anyone can repeat: only logged when `subject` already has
+    its row this window.
 
-    `subject` is what one attacker would repeat the event for (`user:<id>`, a login
-    name). The caller commits, as with `record`.
+    `subject` is what the event is about: `user:<id>` for an account, else what the
+    flood is sent from (`address:<client>`), never a name the caller makes up, which
+    would make every made-up name a row. The caller commits, as with `record`.
     """
     fields = _details(details)
-    if await limiter.count(ROWS_PER_SUBJECT, Bucket.AUDIT_ROWS, event, subject) and (
-        await limiter.count(ROWS_PER_EVENT, Bucket.AUDIT_ROWS, event)
-    ):
+    if await limiter.count(ROWS_PER_SUBJECT, Bucket.AUDIT_ROWS, event, subject):
         _add(db, event, user_id, None, client, fields)
     else:
         security_event(event.value, **_log_fields(user_id, None, client, fields))

@@ -81,12 +81,13 @@ async def log_in(
     ok, new_hash = await passwords.check(Bucket.LOGIN_ACCOUNT, account, password, hashed)
     if user is None or not ok:
         # A row per account a minute at most (audit/trail.py); the log has every one.
+        # Unknown names are bounded per address: made-up names cost nothing to vary.
         hint = {} if user else {"login": login_hint(login_name)}
         await record_limited(
             db,
             passwords.limiter,
             Event.LOGIN_FAILED,
-            subject=account,
+            subject=account if user else f"address:{client}",
             user_id=user.id if user else None,
             client=client,
             **hint,

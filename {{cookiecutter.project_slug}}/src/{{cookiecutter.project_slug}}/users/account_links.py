@@ -2,13 +2,17 @@
 
 A link carries 256 random bits; only their SHA-256 is stored. Spending a link is one
 atomic UPDATE, so a link works once even when clicked twice at the same moment.
+
+Anyone can ask for a reset link for any address, as often as they like: while the
+account has a live reset link issued less than RESET_LINK_INTERVAL ago, a request
+issues no link, sends no mail and writes no audit row (the log still has it).
 """
 
 from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends
-from sqlalchemy import select, update
+from sqlalchemy import exists, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..audit.trail import Event, record
@@ -16,6 +20,7 @@ from ..config import Settings
 from ..db import utcnow
 from ..errors import AppError
 from ..mail import MailSender, link_mail
+from ..security.events import security_event
 from ..security.identity import UserSnapshot
 from ..security.principal_cache import PrincipalCache
 from ..security.secret_tokens import hash_secret_token, new_secret_token
@@ -24,6 +29,7 @@ from ..state import ServicesDep
 from .models import ActionToken, Purpose, User
 
 INVALID_LINK = "Invalid or expired token"
+RESET_LINK_INTERVAL = timedelta(minutes=1)
 
 
 async def _issue(
@@ -41,6 +47,40 @@ async def _issue(
     )
     await db.commit()
     return token
+
+
+async def _issue_reset_link(db: AsyncSession, user: User, lifetime: timedelta) -> str | None:
+    """A new reset link for `user`, or None while one from the last RESET_LINK_INTERVAL
+    is live; the caller commits.
+
+    Looking for a recent link and inserting are one statement, and on PostgreSQL the
+    user's row is locked first: of parallel requests, one inserts. SQLite runs one
+    write at a time, and the statement takes the write lock before it looks.
+    """
+    await db.execute(select(User.id).where(User.id == user.id).with_for_update())
+    token = new_secret_token()
+    now = utcnow()
+    row = {
+        "token_hash": hash_secret_token(token),
+        "user_id": user.id,
+        "purpose": Purpose.RESET_PASSWORD.value,
+        "email": user.email,
+        "created_at": now,
+        "expires_at": now + lifetime,
+    }
+    columns = ActionToken.__table__.c
+    values = [literal(value, columns[name].type) for name, value in row.items()]
+    recent = exists().where(
+        ActionToken.user_id == user.id,
+        ActionToken.purpose == Purpose.RESET_PASSWORD,
+        ActionToken.used_at.is_(None),
+        ActionToken.expires_at > now,
+        ActionToken.created_at > now - RESET_LINK_INTERVAL,
+    )
+    inserted = await db.execute(
+        insert(ActionToken).from_select(list(row), select(*values).where(~recent))
+    )
+    return token if inserted.rowcount else None  # type: ignore[attr-defined]
 
 
 async def find_link(db: AsyncSession, token: str, purpose: Purpose) -> User:
@@ -144,13 +184,18 @@ class AccountMail:
             if user is None or not user.is_active:
                 return
             minutes = settings.PASSWORD_RESET_EXPIRE_MINUTES
-            lifetime = timedelta(minutes=minutes)
+            user_id, email = user.id, user.email
+            token = await _issue_reset_link(db, user, timedelta(minutes=minutes))
+            if token is None:
+                await db.rollback()
+                security_event(Event.PASSWORD_RESET_REQUESTED.value, user_id=str(user_id))
+                return
             # Committed with the link.
-            record(db, Event.PASSWORD_RESET_REQUESTED, user_id=user.id)
-            token = await _issue(db, user, Purpose.RESET_PASSWORD, lifetime)
+            record(db, Event.PASSWORD_RESET_REQUESTED, user_id=user_id)
+            await db.commit()
         await self._mailer.send(
             link_mail(
-                to=user.email,
+                to=email,
                 subject=f"Reset your password for {settings.PROJECT_NAME}",
                 intro="Someone asked to reset your password. If it was you, open this link:",
                 link=f"{settings.FRONTEND_URL}/reset-password?token={token}",
