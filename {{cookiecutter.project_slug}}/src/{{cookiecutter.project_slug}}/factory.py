@@ -178,7 +178,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(HasherBusyError, handle_hasher_busy)
 
     # Each router is included once, straight into the app, busiest first: a request
-    # walks the route tables in order, and each table costs about 20 us to pass.
+    # walks the route tables in order, and each table costs about 20 us to pass. No two
+    # routes share a path, so the order costs time only, never changes which route
+    # answers: a new router goes where its traffic ranks (last, if unsure).
     protected = (
         users_router,
         items_router,

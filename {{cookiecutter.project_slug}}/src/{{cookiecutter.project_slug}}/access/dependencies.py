@@ -264,6 +264,4 @@ UsersWriter = Annotated[Principal, Security(authorize, scopes=["users:write"])]
 # their API keys, are not for an API key to see or end, nor is closing the account.
 AccountReader = Annotated[Principal, Security(authorize_bearer, scopes=["users:read"])]
 AccountWriter = Annotated[Principal, Security(authorize_bearer, scopes=["users:write"])]
-ItemsReader = Annotated[Principal, Security(authorize, scopes=["items:read"])]
-ItemsWriter = Annotated[Principal, Security(authorize, scopes=["items:write"])]
 Admin = Annotated[Principal, Security(authorize, scopes=["admin"])]
