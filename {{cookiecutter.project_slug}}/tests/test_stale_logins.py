@@ -72,7 +72,7 @@ async def test_no_key_is_made_for_a_user_deactivated_since_authentication(
             await create_key(
                 db,
                 authenticated,
-                frozenset({"items:read"}),
-                ApiKeyCreate(name="k", scopes=["items:read"]),
+                frozenset({"users:read"}),
+                ApiKeyCreate(name="k", scopes=["users:read"]),
             )
         assert (await db.scalars(select(ApiKey).where(ApiKey.user_id == user.id))).all() == []
