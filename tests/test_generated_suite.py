@@ -214,7 +214,7 @@ class GeneratedSuiteChecks:
         # `make test`, as a user and the render's CI run it: coverage is measured there,
         # not on every pytest run.
         output = run(
-            ["make", "test", f"VENV={installed.venv}"],  # noqa: S607 - make from PATH
+            ["make", "test", f"VENV={installed.venv}"],
             installed.project,
             installed.venv,
             RUN_TIMEOUT,

@@ -19,7 +19,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import insert, inspect
+from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -152,24 +152,23 @@ async def test_schema_comparison_notices_a_missing_table(engine: AsyncEngine) ->
     assert ("add_table", "api_keys") in [(kind, table.name) for kind, table, *_ in differences]
 
 
-def _create_items_as_before_0_4_0(connection: Connection) -> None:
-    """The `items` table as 0001 created it before 0.4.0, with a user's item in it."""
-    users, items = Base.metadata.tables["users"], Base.metadata.tables["items"]
-    items.create(connection)
-    owner = connection.execute(
-        insert(users)
-        .values(username="owner", email="owner@example.com", hashed_password="x")
-        .returning(users.c.id)
-    ).scalar_one()
-    connection.execute(insert(items).values(title="kept", owner_id=owner))
-
-
 async def test_items_migration_keeps_the_table_an_older_release_created(
     engine: AsyncEngine,
 ) -> None:
+    def create_items_as_0001_did(connection: Connection) -> None:
+        # Before 0.4.0, 0001 made `items`: such a database is at 0005 with the table.
+        users, items = Base.metadata.tables["users"], Base.metadata.tables["items"]
+        items.create(connection)
+        owner = connection.execute(
+            users.insert()
+            .values(username="owner", email="owner@example.com", hashed_password="x")
+            .returning(users.c.id)
+        ).scalar_one()
+        connection.execute(items.insert().values(title="kept", owner_id=owner))
+
     async with engine.begin() as connection:
         await connection.run_sync(_run, "upgrade", "0005")
-        await connection.run_sync(_create_items_as_before_0_4_0)
+        await connection.run_sync(create_items_as_0001_did)
     await migrate(engine)
     async with engine.connect() as connection:
         assert await connection.run_sync(_current_revision) == _head()
