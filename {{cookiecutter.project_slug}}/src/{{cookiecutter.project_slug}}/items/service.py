@@ -35,8 +35,8 @@ async def update_item(
 ) -> Item:
     item = await get_owned_or_404(db, user, Item, item_id)
     # The schema's fields, not a list here: a field added there is saved with no edit.
-    for field, value in data.model_dump(exclude_unset=True).items():
-        setattr(item, field, value)
+    for field in data.model_fields_set:
+        setattr(item, field, getattr(data, field))
     await db.commit()
     return item
 
