@@ -7,7 +7,14 @@ with project renamed item), an element (`"projects"` in `MODEL_TABLES`) goes aft
 counterpart inside that assignment; each is checked to be what the section says, file
 included. The render then passes its own suite (the copied tests included), mypy
 --strict and ruff, and serves the new resource: an API key created with
-`["projects:read"]` lists its owner's projects, and another user's project is 404.
+`["projects:read"]` lists its owner's projects, another user's project is 404, and PATCH
+keeps one rule for `null`.
+
+It also proves gone the frictions a first reader hit: `service.py` names no field (a
+field added to the model and schemas needs no edit there), the section says where in
+`protected` the router goes, the migration is `0007_projects.py` beside `0001`-`0006`,
+`pytest` on a few files passes without `--no-cov` (coverage is `make test`'s), and
+`alembic upgrade head` says when it creates the SQLite file.
 
 Installing the render needs the package index (or a pip cache), as in
 test_generated_suite.py, whose helpers this module uses. One virtualenv serves every
@@ -35,7 +42,7 @@ from helpers import DEFAULT_SLUG, read_env, run_cookiecutter
 SECTION_TITLE = "## Adding a resource"
 APP = f"src/{DEFAULT_SLUG}"
 # The section's Python blocks, in order, and the file (under APP) each goes into.
-BLOCK_FILES = ("security/scopes.py", "access/dependencies.py")
+BLOCK_FILES = ("security/scopes.py",)
 # Lines the section names inline, and their files.
 LINES = (
     ("factory.py", "from .projects.router import router as projects_router"),
@@ -50,11 +57,17 @@ ELEMENTS = (
 # What the recipe adds (and the migration) and edits, as `git status` would list them.
 NEW_FILES = {
     f"{APP}/projects/{name}"
-    for name in ("__init__.py", "models.py", "schemas.py", "service.py", "router.py")
+    for name in (
+        "__init__.py",
+        "dependencies.py",
+        "models.py",
+        "schemas.py",
+        "service.py",
+        "router.py",
+    )
 } | {"tests/test_projects.py"}
 EDITED_FILES = {
     f"{APP}/security/scopes.py",
-    f"{APP}/access/dependencies.py",
     f"{APP}/factory.py",
     f"{APP}/models.py",
     "tests/test_migrations.py",
@@ -123,6 +136,8 @@ class Recipe:
     venv: Path
     added: set[str]
     changed: set[str]
+    # What the section's migrate-and-format block printed.
+    migrate_output: str
 
     @property
     def python(self) -> str:
@@ -132,22 +147,23 @@ class Recipe:
         return str(self.venv / "bin" / name)
 
     def migration(self) -> Path:
-        (path,) = (self.project / MIGRATIONS).glob("*_projects.py")
-        return path
+        return self.project / MIGRATIONS / "0007_projects.py"
 
 
-def follow_recipe(project: Path, venv: Path) -> None:
-    """The README section's steps, in its order: copy, edit, migrate and format."""
+def follow_recipe(project: Path, venv: Path) -> str:
+    """The README section's steps, in its order: copy, edit, migrate and format; what
+    the last block printed."""
     # The database the migration is generated against: the one the render's .env names.
     database = {"DATABASE_URL": read_env(project / ".env")["DATABASE_URL"]}
 
-    def run_shell(code: str) -> None:
-        run(["bash", "-euo", "pipefail", "-c", code], project, venv, LINT_TIMEOUT, database)
+    def run_shell(code: str) -> str:
+        command = ["bash", "-euo", "pipefail", "-c", code]
+        return run(command, project, venv, LINT_TIMEOUT, database)
 
-    run_shell(copy_and_edit(project, run_shell))
+    return run_shell(copy_and_edit(project, run_shell))
 
 
-def copy_and_edit(project: Path, run_shell: Callable[[str], None]) -> str:
+def copy_and_edit(project: Path, run_shell: Callable[[str], str]) -> str:
     """The section's steps up to the migration (copy, then edit), run in its order: the
     shell block that migrates and formats, which needs the render installed."""
     section = recipe_section((project / "README.md").read_text(encoding="utf-8"))
@@ -186,16 +202,49 @@ def recipe(tmp_path_factory: pytest.TempPathFactory) -> Recipe:
     pip_install = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
     run([*pip_install, "-e", f"{project}[dev]"], project, venv, INSTALL_TIMEOUT)
     before = snapshot(project)
-    follow_recipe(project, venv)
+    output = follow_recipe(project, venv)
     after = snapshot(project)
     changed = {path for path in before.keys() & after.keys() if before[path] != after[path]}
-    return Recipe(project, venv, added=set(after) - set(before), changed=changed)
+    return Recipe(project, venv, set(after) - set(before), changed, output)
 
 
-def test_recipe_adds_seven_files_and_edits_five(recipe: Recipe) -> None:
+def test_recipe_adds_eight_files_and_edits_four(recipe: Recipe) -> None:
     migration = recipe.migration().relative_to(recipe.project).as_posix()
     assert recipe.added == NEW_FILES | {migration}
     assert recipe.changed == EDITED_FILES
+
+
+def test_migration_is_numbered_after_the_templates(recipe: Recipe) -> None:
+    names = sorted(path.name for path in (recipe.project / MIGRATIONS).glob("*.py"))
+    assert names[-2:] == ["0007_projects.py", "__init__.py"]
+    assert all(re.fullmatch(r"\d{4}_\w+\.py", name) for name in names[:-1]), names
+
+
+def test_alembic_upgrade_said_it_created_the_database(recipe: Recipe) -> None:
+    url = read_env(recipe.project / ".env")["DATABASE_URL"]
+    database = (recipe.project / url.removeprefix("sqlite+aiosqlite:///")).resolve()
+    created = f"Creating a new SQLite database at {database} (DATABASE_URL)"
+    assert recipe.migrate_output.count(created) == 1, recipe.migrate_output
+
+
+def test_service_names_no_field_and_the_section_says_so(recipe: Recipe) -> None:
+    service = (recipe.project / APP / "projects" / "service.py").read_text(encoding="utf-8")
+    prose = words(recipe_section((recipe.project / "README.md").read_text(encoding="utf-8")))
+
+    for field in ("title", "description"):
+        assert field not in service
+    assert "`service.py` names none (it saves what the schema holds)" in prose
+    assert "a field sent is set, and `null` empties it" in prose
+
+
+def test_section_says_where_the_router_goes(recipe: Recipe) -> None:
+    prose = words(recipe_section((recipe.project / "README.md").read_text(encoding="utf-8")))
+    # The comment's words, wherever its lines break.
+    factory = words((recipe.project / APP / "factory.py").read_text(encoding="utf-8"))
+    factory = factory.replace(" # ", " ")
+
+    assert "`projects_router` in `protected` (anywhere in it:" in prose
+    assert "the order costs time only, never changes which route answers" in factory
 
 
 def _operations(function: ast.FunctionDef) -> list[tuple[str, str]]:
@@ -256,9 +305,12 @@ RECIPE_TESTS = (
 def test_render_suite_passes_with_the_copied_tests(recipe: Recipe) -> None:
     # -rap: a summary line for every test, passed ones included (without their output).
     command = [recipe.python, "-m", "pytest", "-q", "-rap", "-p", "no:cacheprovider"]
-    output = run([*command, "--no-cov", *RECIPE_TESTS], recipe.project, recipe.venv, RUN_TIMEOUT)
+    # No --no-cov: a run of a few files is judged by its tests, coverage by `make test`.
+    output = run([*command, *RECIPE_TESTS], recipe.project, recipe.venv, RUN_TIMEOUT)
 
-    assert re.search(r"\d+ passed", output) and " failed" not in output, output[-2000:]
+    assert re.search(r"\d+ passed", output), output[-2000:]
+    assert " failed" not in output, output[-2000:]
+    assert "coverage" not in output.lower()
     outcomes = re.findall(r"^(\w+) tests/test_(projects|items)\.py::", output, re.MULTILINE)
     projects = [outcome for outcome, module in outcomes if module == "projects"]
     items = [outcome for outcome, module in outcomes if module == "items"]
@@ -364,3 +416,20 @@ def test_another_users_project_is_404(http: httpx.Client) -> None:
         assert response.status_code == 404
         assert response.json() == {"detail": "Project not found"}
     assert http.get(url, headers=other.headers).json()["title"] == "theirs"
+
+
+def test_patch_sets_what_is_sent_and_refuses_a_null_title(http: httpx.Client) -> None:
+    owner = _new_user(http)
+    body = {"title": "kept", "description": "gone"}
+    response = http.post("/projects", headers=owner.headers, json=body)
+    assert response.status_code == 201
+    url = f"/projects/{response.json()['id']}"
+
+    emptied = http.patch(url, headers=owner.headers, json={"description": None})
+    refused = http.patch(url, headers=owner.headers, json={"title": None})
+
+    assert emptied.status_code == 200
+    assert (emptied.json()["title"], emptied.json()["description"]) == ("kept", None)
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"] == ["body", "title"]
+    assert http.get(url, headers=owner.headers).json()["title"] == "kept"

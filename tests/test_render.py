@@ -554,15 +554,21 @@ def test_ci_tests_every_supported_python_with_the_lock_and_at_the_lower_bounds(
         assert any("uv sync --locked" in command for command in commands), job
 
 
-def test_coverage_is_measured_and_enforced_by_plain_pytest(
+def test_coverage_is_enforced_by_make_test_and_ci_not_by_every_pytest_run(
     render: tuple[Path, dict[str, str]],
 ) -> None:
     project, _ = render
     pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
     tools = pyproject["tool"]
     dev = pyproject["project"]["optional-dependencies"]["dev"]
+    makefile = (project / "Makefile").read_text(encoding="utf-8")
+    workflow = yaml.safe_load((project / ".github/workflows/ci.yml").read_text(encoding="utf-8"))
+    ci_runs = [step.get("run", "") for step in workflow["jobs"]["test"]["steps"]]
+    coverage = "pytest --cov --cov-report=term-missing:skip-covered"
 
-    assert "--cov" in tools["pytest"]["ini_options"]["addopts"].split()
+    assert "--cov" not in tools["pytest"]["ini_options"]["addopts"]
+    assert f"\ntest:\n\t$(BIN)/python -m {coverage}\n" in makefile
+    assert coverage in ci_runs
     assert tools["coverage"]["report"]["fail_under"] >= 90
     assert tools["coverage"]["run"]["branch"] is True
     assert any(requirement.startswith("pytest-cov") for requirement in dev)

@@ -54,14 +54,15 @@ async def test_role_change_counts_from_the_next_request(
     admin = await auth_headers(Role.ADMIN)
     user = await make_user()
     user_headers = bearer(await login(client, user.username))
-    item = {"title": "before"}
-    assert (await client.post("/api/v1/items", headers=user_headers, json=item)).status_code == 201
+    change = {"full_name": "Before"}
+    written = await client.patch("/api/v1/users/me", headers=user_headers, json=change)
+    assert written.status_code == 200
     response = await client.patch(f"{USERS_URL}/{user.id}", headers=admin, json={"role": "guest"})
     assert response.status_code == 200
     assert response.json()["role"] == "guest"
-    denied = await client.post("/api/v1/items", headers=user_headers, json=item)
+    denied = await client.patch("/api/v1/users/me", headers=user_headers, json=change)
     assert denied.status_code == 403
-    assert (await client.get("/api/v1/items", headers=user_headers)).status_code == 200
+    assert (await client.get("/api/v1/users/me", headers=user_headers)).status_code == 200
 
 
 async def test_promotion_does_not_widen_an_existing_token(

@@ -40,12 +40,12 @@ async def test_created_key_is_shown_once_and_stored_hashed(
     client: AsyncClient, auth_headers: AuthHeaders, services: Services, logs: CapturedLogs
 ) -> None:
     headers = await auth_headers()
-    created = await _create(client, headers, ["items:read", "users:read"], expires_in_days=30)
+    created = await _create(client, headers, ["users:write", "users:read"], expires_in_days=30)
     key = created["key"]
     assert key.startswith("sk_")
     assert len(key) >= 3 + 43
     assert created["prefix"] == key[:11]
-    assert created["scopes"] == ["items:read", "users:read"]
+    assert created["scopes"] == ["users:read", "users:write"]
     listed = await client.get(KEYS_URL, headers=headers)
     assert listed.status_code == 200
     assert [k["id"] for k in listed.json()] == [created["id"]]
@@ -65,15 +65,14 @@ async def test_key_authenticates_with_its_own_scopes(
 ) -> None:
     headers = await auth_headers()
     me = (await client.get("/api/v1/users/me", headers=headers)).json()
-    key = (await _create(client, headers, ["users:read", "items:read"]))["key"]
+    key = (await _create(client, headers, ["users:read"]))["key"]
     with_key = {"X-API-Key": key}
     response = await client.get("/api/v1/users/me", headers=with_key)
     assert response.status_code == 200
     assert response.json()["id"] == me["id"]
-    assert (await client.get("/api/v1/items", headers=with_key)).status_code == 200
-    denied = await client.post("/api/v1/items", headers=with_key, json={"title": "x"})
+    denied = await client.patch("/api/v1/users/me", headers=with_key, json={"full_name": "x"})
     assert denied.status_code == 403
-    assert denied.json() == {"detail": "Not enough permissions: requires scope items:write"}
+    assert denied.json() == {"detail": "Not enough permissions: requires scope users:write"}
 
 
 async def test_key_scopes_must_be_a_subset_of_the_owners(
@@ -81,11 +80,11 @@ async def test_key_scopes_must_be_a_subset_of_the_owners(
 ) -> None:
     headers = await auth_headers(Role.GUEST)
     response = await client.post(
-        KEYS_URL, headers=headers, json={"name": "x", "scopes": ["items:read", "items:write"]}
+        KEYS_URL, headers=headers, json={"name": "x", "scopes": ["users:read", "users:write"]}
     )
     assert response.status_code == 403
     assert response.json() == {
-        "detail": "Your role or token cannot grant scope items:write to a key"
+        "detail": "Your role or token cannot grant scope users:write to a key"
     }
 
 
@@ -93,16 +92,16 @@ async def test_a_narrowed_token_cannot_mint_a_wider_key(
     client: AsyncClient, make_user: UserFactory
 ) -> None:
     user = await make_user()
-    narrow = bearer(await login(client, user.username, scope="items:read"))
+    narrow = bearer(await login(client, user.username, scope="users:read"))
     response = await client.post(
-        KEYS_URL, headers=narrow, json={"name": "x", "scopes": ["items:read", "users:write"]}
+        KEYS_URL, headers=narrow, json={"name": "x", "scopes": ["users:read", "users:write"]}
     )
     assert response.status_code == 403
     assert response.json() == {
         "detail": "Your role or token cannot grant scope users:write to a key"
     }
     allowed = await client.post(
-        KEYS_URL, headers=narrow, json={"name": "x", "scopes": ["items:read"]}
+        KEYS_URL, headers=narrow, json={"name": "x", "scopes": ["users:read"]}
     )
     assert allowed.status_code == 201
 
@@ -126,9 +125,9 @@ async def test_random_keys_are_charged_to_the_address(db_url: str) -> None:
     [
         {"name": "x", "scopes": ["root"]},
         {"name": "x", "scopes": []},
-        {"name": "", "scopes": ["items:read"]},
-        {"name": "x", "scopes": ["items:read"], "expires_in_days": 0},
-        {"name": "x", "scopes": ["items:read"], "expires_in_days": 366},
+        {"name": "", "scopes": ["users:read"]},
+        {"name": "x", "scopes": ["users:read"], "expires_in_days": 0},
+        {"name": "x", "scopes": ["users:read"], "expires_in_days": 366},
     ],
 )
 async def test_malformed_key_requests_are_422(
@@ -204,10 +203,11 @@ async def test_role_downgrade_cuts_a_keys_scopes(
 ) -> None:
     admin, headers = await auth_headers(Role.ADMIN), await auth_headers()
     me = (await client.get("/api/v1/users/me", headers=headers)).json()
-    key = {"X-API-Key": (await _create(client, headers, ["items:read", "items:write"]))["key"]}
+    key = {"X-API-Key": (await _create(client, headers, ["users:read", "users:write"]))["key"]}
     await client.patch(f"/api/v1/admin/users/{me['id']}", headers=admin, json={"role": "guest"})
-    assert (await client.post("/api/v1/items", headers=key, json={"title": "x"})).status_code == 403
-    assert (await client.get("/api/v1/items", headers=key)).status_code == 200
+    written = await client.patch("/api/v1/users/me", headers=key, json={"full_name": "x"})
+    assert written.status_code == 403
+    assert (await client.get("/api/v1/users/me", headers=key)).status_code == 200
 
 
 async def test_key_records_when_it_was_last_used(

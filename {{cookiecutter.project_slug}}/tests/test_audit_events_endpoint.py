@@ -16,7 +16,7 @@ from {{ cookiecutter.project_slug }}.state import Services
 from .audit_rows import AUDIT_URL, listed_events
 from .conftest import AuthHeaders, UserFactory, bearer, login
 
-ITEM_FIELDS = {
+EVENT_FIELDS = {
     "id",
     "event",
     "user_id",
@@ -57,7 +57,7 @@ async def test_events_are_listed_newest_first_in_pages(
     assert (second["total"], second["limit"], second["offset"]) == (5, 3, 3)
     order = [item["details"]["key_id"] for item in first["items"] + second["items"]]
     assert order == ["4", "3", "2", "1", "0"]
-    assert {frozenset(item) for item in first["items"]} == {frozenset(ITEM_FIELDS)}
+    assert {frozenset(item) for item in first["items"]} == {frozenset(EVENT_FIELDS)}
 
 
 async def test_events_are_filtered_by_user_and_by_event(
@@ -92,8 +92,8 @@ async def test_the_admins_own_login_is_in_the_trail(
     admin = await make_user(Role.ADMIN)
     headers = bearer(await login(client, admin.username))
     page = await listed_events(client, headers, event="login_succeeded")
-    (item,) = page["items"]
-    assert (item["user_id"], item["actor_id"], item["ip_address"]) == (
+    (event,) = page["items"]
+    assert (event["user_id"], event["actor_id"], event["ip_address"]) == (
         str(admin.id),
         None,
         "127.0.0.1",

@@ -62,7 +62,7 @@ async def test_no_secret_of_a_users_account_reaches_the_audit_trail(
     created = await client.post(
         "/api/v1/api-keys",
         headers=bearer(refreshed.json()),
-        json={"name": "ci", "scopes": ["items:read"]},
+        json={"name": "ci", "scopes": ["users:read"]},
     )
     assert created.status_code == 201
     secrets += [tokens["access_token"], tokens["refresh_token"], created.json()["key"]]

@@ -102,7 +102,7 @@ async def test_api_keys_created_and_revoked_are_kept_by_id(
     user = await make_user()
     headers = bearer(await login(client, user.username))
     created = await client.post(
-        "/api/v1/api-keys", headers=headers, json={"name": "ci", "scopes": ["items:read"]}
+        "/api/v1/api-keys", headers=headers, json={"name": "ci", "scopes": ["users:read"]}
     )
     key_id = created.json()["id"]
     assert (await client.delete(f"/api/v1/api-keys/{key_id}", headers=headers)).status_code == 204
@@ -120,7 +120,7 @@ async def test_a_refused_api_key_keeps_no_row(
 ) -> None:
     headers = await auth_headers(Role.GUEST)
     refused = await client.post(
-        "/api/v1/api-keys", headers=headers, json={"name": "ci", "scopes": ["items:write"]}
+        "/api/v1/api-keys", headers=headers, json={"name": "ci", "scopes": ["users:write"]}
     )
     assert refused.status_code == 403
     assert await audit_rows(services, event="api_key_created") == []

@@ -142,15 +142,15 @@ async def test_a_write_needs_the_sessions_csrf_token(
     csrf = (await _cookie_login(client, user.username)).json()["csrf_token"]
     async with AsyncClient(transport=ASGITransport(app=app), base_url=BASE_URL) as elsewhere:
         others_csrf = (await _cookie_login(elsewhere, other.username)).json()["csrf_token"]
-    item = {"title": "from a browser"}
+    change = {"full_name": "From A Browser"}
     for headers in ({}, {"X-CSRF-Token": "0" * 64}, {"X-CSRF-Token": others_csrf}):
-        refused = await client.post("/api/v1/items", json=item, headers=headers)
+        refused = await client.patch("/api/v1/users/me", json=change, headers=headers)
         assert refused.status_code == 403
         assert refused.json() == {"detail": "CSRF token missing or invalid"}
-    created = await client.post("/api/v1/items", json=item, headers={"X-CSRF-Token": csrf})
-    assert created.status_code == 201
-    listed = (await client.get("/api/v1/items")).json()
-    assert [row["title"] for row in listed["items"]] == ["from a browser"]
+    assert (await client.get("/api/v1/users/me")).json()["full_name"] != "From A Browser"
+    changed = await client.patch("/api/v1/users/me", json=change, headers={"X-CSRF-Token": csrf})
+    assert changed.status_code == 200
+    assert (await client.get("/api/v1/users/me")).json()["full_name"] == "From A Browser"
 
 
 async def test_a_foreign_origin_is_refused_a_listed_one_allowed(
@@ -290,8 +290,8 @@ async def test_bearer_clients_need_no_csrf_token(
 ) -> None:
     user = await make_user()
     headers = bearer(await login(client, user.username))
-    response = await client.post("/api/v1/items", json={"title": "api"}, headers=headers)
-    assert response.status_code == 201
+    response = await client.patch("/api/v1/users/me", json={"full_name": "Api"}, headers=headers)
+    assert response.status_code == 200
 
 
 async def test_cookie_sessions_can_be_switched_off(db_url: str, make_user: UserFactory) -> None:

@@ -270,7 +270,7 @@ async def test_openapi_says_users_me_needs_the_users_read_scope(client: AsyncCli
         ("get", "/api/v1/users/me", {"200", "413", *AUTHENTICATION_ERRORS}),
         (
             "delete",
-            "/api/v1/items/{item_id}",
+            "/api/v1/api-keys/{key_id}",
             {"204", "404", "413", "422", *AUTHENTICATION_ERRORS},
         ),
         (

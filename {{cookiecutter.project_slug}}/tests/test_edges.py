@@ -33,7 +33,7 @@ def _preflight(origin: str) -> dict[str, str]:
 
 
 async def test_allowed_origin_preflight_is_answered(client: AsyncClient) -> None:
-    response = await client.options("/api/v1/items", headers=_preflight(ORIGIN))
+    response = await client.options("/api/v1/users/me", headers=_preflight(ORIGIN))
     assert response.status_code == 200
     assert response.headers["access-control-allow-origin"] == ORIGIN
     assert response.headers["access-control-allow-credentials"] == "true"
@@ -42,7 +42,7 @@ async def test_allowed_origin_preflight_is_answered(client: AsyncClient) -> None
 
 @pytest.mark.parametrize("origin", ["https://evil.example", "null", "https://app.example.com.evil"])
 async def test_foreign_origin_preflight_is_refused(client: AsyncClient, origin: str) -> None:
-    response = await client.options("/api/v1/items", headers=_preflight(origin))
+    response = await client.options("/api/v1/users/me", headers=_preflight(origin))
     assert response.status_code == 400
     assert response.json() == {"detail": "Disallowed CORS origin"}
     assert "access-control-allow-origin" not in response.headers
@@ -102,13 +102,15 @@ async def test_declared_oversize_body_is_refused_before_the_route_runs(
 ) -> None:
     # A DELETE reads no body: a limit that waited for the app to read one would delete first.
     headers = await auth_headers()
-    item = (await client.post("/api/v1/items", json={"title": "kept"}, headers=headers)).json()
-    url = f"/api/v1/items/{item['id']}"
+    body = {"name": "kept", "scopes": ["users:read"]}
+    key = (await client.post("/api/v1/api-keys", json=body, headers=headers)).json()
+    url = f"/api/v1/api-keys/{key['id']}"
     response = await client.request("DELETE", url, headers=headers, content=b" " * 2 * 1024 * 1024)
     assert response.status_code == 413
     assert response.headers["x-frame-options"] == "DENY"
     assert "x-request-id" in response.headers
-    assert (await client.get(url, headers=headers)).status_code == 200
+    listed = (await client.get("/api/v1/api-keys", headers=headers)).json()
+    assert [row["id"] for row in listed] == [key["id"]]
 
 
 async def test_streamed_oversize_body_is_cut_off_while_streaming(client: AsyncClient) -> None:

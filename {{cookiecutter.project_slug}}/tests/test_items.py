@@ -5,7 +5,7 @@ from httpx import AsyncClient
 
 from {{ cookiecutter.project_slug }}.security.scopes import Role
 
-from .conftest import AuthHeaders
+from .conftest import PASSWORD, AuthHeaders, UserFactory, bearer, login
 
 ITEMS_URL = "/api/v1/items"
 
@@ -68,6 +68,39 @@ async def test_owner_updates_and_deletes_an_item(
     assert renamed.json()["owner_id"] == item["owner_id"]
     assert (await client.delete(url, headers=headers)).status_code == 204
     assert (await client.get(url, headers=headers)).status_code == 404
+
+
+async def test_patch_null_empties_a_field_and_is_refused_for_the_title(
+    client: AsyncClient, auth_headers: AuthHeaders
+) -> None:
+    headers = await auth_headers()
+    body = {"title": "a", "description": "d"}
+    item = (await client.post(ITEMS_URL, headers=headers, json=body)).json()
+    url = f"{ITEMS_URL}/{item['id']}"
+
+    refused = await client.patch(url, headers=headers, json={"title": None, "description": None})
+    kept = await client.patch(url, headers=headers, json={})
+
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"] == ["body", "title"]
+    assert "cannot be null; leave it out to keep it" in refused.json()["detail"][0]["msg"]
+    assert (kept.status_code, kept.json()) == (200, item)
+
+
+async def test_a_closed_account_takes_its_items_with_it(
+    client: AsyncClient, auth_headers: AuthHeaders, make_user: UserFactory
+) -> None:
+    admin = await auth_headers(Role.ADMIN)
+    user = await make_user()
+    headers = bearer(await login(client, user.username))
+    created = await client.post(ITEMS_URL, headers=headers, json={"title": "mine"})
+    assert created.status_code == 201
+
+    body = {"current_password": PASSWORD}
+    closed = await client.request("DELETE", "/api/v1/users/me", headers=headers, json=body)
+
+    assert closed.status_code == 204
+    assert (await client.get(ITEMS_URL, headers=admin)).json()["total"] == 0
 
 
 async def test_list_is_paginated(client: AsyncClient, auth_headers: AuthHeaders) -> None:

@@ -34,8 +34,8 @@ async def test_login_grants_only_asked_scopes_the_role_allows(
     client: AsyncClient, make_user: UserFactory
 ) -> None:
     guest = await make_user(Role.GUEST)
-    body = await login(client, guest.username, scope="items:read items:write admin")
-    assert body["scope"] == "items:read"
+    body = await login(client, guest.username, scope="users:read users:write admin")
+    assert body["scope"] == "users:read"
 
 
 async def test_wrong_password_and_unknown_user_get_the_same_401(

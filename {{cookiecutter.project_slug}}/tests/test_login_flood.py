@@ -62,7 +62,7 @@ async def _wrong_login(client: httpx.AsyncClient, name: str) -> httpx.Response |
 
 
 def _read_until(base_url: str, headers: dict[str, str], done: threading.Event) -> list[Read]:
-    """GET /items over and over until `done`: each read's status and seconds taken.
+    """GET /users/me over and over until `done`: each read's status and seconds taken.
 
     In a thread of its own with a client of its own: the flood's three hundred clients
     share the test's event loop, and must not make the reader look slow.
@@ -72,7 +72,7 @@ def _read_until(base_url: str, headers: dict[str, str], done: threading.Event) -
         while not done.is_set() and len(reads) < MAX_READS:
             start = time.perf_counter()
             try:
-                status: int | str = reader.get("/api/v1/items", headers=headers).status_code
+                status: int | str = reader.get("/api/v1/users/me", headers=headers).status_code
             except httpx.TransportError as exc:
                 status = type(exc).__name__
             reads.append((status, time.perf_counter() - start))

@@ -294,7 +294,7 @@ async def test_a_caller_without_users_write_can_list_but_not_end_sessions(
 
 async def test_listing_needs_users_read(client: AsyncClient, make_user: UserFactory) -> None:
     user = await make_user()
-    tokens = await login(client, user.username, scope="items:read")
+    tokens = await login(client, user.username, scope="users:write")
 
     response = await client.get(SESSIONS_URL, headers=bearer(tokens))
 

@@ -120,7 +120,7 @@ class Rows:
                 name="key",
                 prefix="sk_test",
                 key_hash=hashlib.sha256(uuid.uuid4().bytes).hexdigest(),
-                scope="items:read",
+                scope="users:read",
                 expires_at=None if expires_in is None else self.now + expires_in,
                 revoked_at=None if revoked_ago is None else self.now - revoked_ago,
             )

@@ -146,7 +146,7 @@ async def test_the_last_two_admins_cannot_remove_each_other_at_once(
 async def _create_key(
     client: httpx.AsyncClient, headers: dict[str, str], number: int
 ) -> httpx.Response:
-    body = {"name": f"key {number}", "scopes": ["items:read"]}
+    body = {"name": f"key {number}", "scopes": ["users:read"]}
     return await client.post(KEYS_URL, headers=headers, json=body)
 
 

@@ -8,7 +8,7 @@ import pytest
 from fastapi import APIRouter, Depends, FastAPI
 from httpx import ASGITransport, AsyncClient
 
-from {{ cookiecutter.project_slug }}.access.dependencies import ItemsReader
+from {{ cookiecutter.project_slug }}.access.dependencies import UsersReader
 from {{ cookiecutter.project_slug }}.access.rate_limit import RateLimit
 from {{ cookiecutter.project_slug }}.config import Settings
 from {{ cookiecutter.project_slug }}.factory import create_app
@@ -31,7 +31,7 @@ async def summary_report() -> dict[str, str]:
 
 @router.get("/mine")
 async def my_report(
-    principal: ItemsReader, _: Annotated[None, Depends(RateLimit("2/minute"))]
+    principal: UsersReader, _: Annotated[None, Depends(RateLimit("2/minute"))]
 ) -> dict[str, str]:
     return {"report": str(principal.user.id)}
 
@@ -48,7 +48,7 @@ async def weekly_export() -> dict[str, str]:
 
 # The mistake: route-level dependencies run before the principal is known.
 @router.get("/misordered", dependencies=[Depends(RateLimit("2/minute"))])
-async def misordered_report(principal: ItemsReader) -> dict[str, str]:
+async def misordered_report(principal: UsersReader) -> dict[str, str]:
     return {"report": str(principal.user.id)}
 
 

@@ -40,7 +40,7 @@ async def test_api_key_revocation_is_an_event(
 ) -> None:
     headers = await auth_headers()
     created = await client.post(
-        "/api/v1/api-keys", headers=headers, json={"name": "ci", "scopes": ["items:read"]}
+        "/api/v1/api-keys", headers=headers, json={"name": "ci", "scopes": ["users:read"]}
     )
     await client.delete(f"/api/v1/api-keys/{created.json()['id']}", headers=headers)
     (event,) = logs.events("api_key_revoked")

@@ -98,14 +98,14 @@ async def test_production_adds_hsts_and_redirects_plain_http(db_url: str) -> Non
         async with AsyncClient(transport=transport, base_url="https://localhost") as client:
             secure = await client.get("/api/v1/health")
         async with AsyncClient(transport=transport, base_url=BASE_URL) as client:
-            plain = await client.get("/api/v1/items")
+            plain = await client.get("/api/v1/users/me")
             probe = await client.get("/api/v1/health")
-            foreign = await client.get("/api/v1/items", headers={"Host": "evil.example"})
+            foreign = await client.get("/api/v1/users/me", headers={"Host": "evil.example"})
     assert secure.status_code == 200
     assert secure.headers["strict-transport-security"] == "max-age=63072000; includeSubDomains"
     assert_security_headers(secure)
     assert plain.status_code == 307
-    assert plain.headers["location"] == "https://localhost/api/v1/items"
+    assert plain.headers["location"] == "https://localhost/api/v1/users/me"
     assert_security_headers(plain)
     # Health probes talk plain HTTP to the process; an unknown host is refused, not sent on.
     assert probe.status_code == 200

@@ -80,7 +80,7 @@ async def test_no_key_is_made_for_a_user_deactivated_since_authentication(
                 db,
                 authenticated,
                 session_id,
-                frozenset({"items:read"}),
-                ApiKeyCreate(name="k", scopes=["items:read"]),
+                frozenset({"users:read"}),
+                ApiKeyCreate(name="k", scopes=["users:read"]),
             )
         assert (await db.scalars(select(ApiKey).where(ApiKey.user_id == user.id))).all() == []

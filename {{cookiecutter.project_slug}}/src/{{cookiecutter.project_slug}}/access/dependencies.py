@@ -129,8 +129,6 @@ UsersWriter = Annotated[Principal, require("users:write")]
 # their API keys, are not for an API key to see or end, nor is closing the account.
 AccountReader = Annotated[Principal, require("users:read", api_key=False)]
 AccountWriter = Annotated[Principal, require("users:write", api_key=False)]
-ItemsReader = Annotated[Principal, require("items:read")]
-ItemsWriter = Annotated[Principal, require("items:write")]
 Admin = Annotated[Principal, require("admin")]
 # An admin acting on another account's security: a person, so never an API key.
 AccountAdmin = Annotated[Principal, require("admin", api_key=False)]

@@ -3,7 +3,7 @@
     @router.post("/exports", dependencies=[Depends(RateLimit("10/minute", per="address"))])
 
     async def create_report(
-        principal: ItemsWriter, _: Annotated[None, Depends(RateLimit("10/minute"))]
+        principal: UsersWriter, _: Annotated[None, Depends(RateLimit("10/minute"))]
     ) -> ...
 
 The limit is counted by the app's limiter (security/rate_limit.py), in the same store as

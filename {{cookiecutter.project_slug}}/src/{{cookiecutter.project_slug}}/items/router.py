@@ -2,12 +2,12 @@ import uuid
 
 from fastapi import APIRouter, status
 
-from ..access.dependencies import ItemsReader, ItemsWriter
 from ..errors import error_responses
 from ..ownership import get_owned_or_404
 from ..pagination import Page, PageDep
 from ..state import DbDep
 from . import service
+from .dependencies import ItemsReader, ItemsWriter
 from .models import Item
 from .schemas import ItemCreate, ItemPublic, ItemUpdate
 

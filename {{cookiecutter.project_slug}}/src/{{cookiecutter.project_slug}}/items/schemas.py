@@ -2,7 +2,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
 
 from ..schemas import RequestBody
 
@@ -16,8 +16,18 @@ class ItemCreate(RequestBody):
 
 
 class ItemUpdate(RequestBody):
+    """PATCH's one rule: a field left out is kept, a field sent is set, and `null` sets
+    it empty, so a field that cannot be empty refuses `null` (422)."""
+
     title: Title | None = None
     description: Description | None = None
+
+    @field_validator("title")
+    @classmethod
+    def _not_null(cls, value: str | None) -> str:
+        if value is None:
+            raise ValueError("cannot be null; leave it out to keep it")
+        return value
 
 
 class ItemPublic(BaseModel):

@@ -13,7 +13,7 @@ from .schemas import ItemCreate, ItemUpdate
 
 
 async def create_item(db: AsyncSession, owner: UserSnapshot, data: ItemCreate) -> Item:
-    item = Item(title=data.title, description=data.description, owner_id=owner.id)
+    item = Item(**data.model_dump(), owner_id=owner.id)
     db.add(item)
     await db.commit()
     return item
@@ -34,10 +34,9 @@ async def update_item(
     db: AsyncSession, user: UserSnapshot, item_id: uuid.UUID, data: ItemUpdate
 ) -> Item:
     item = await get_owned_or_404(db, user, Item, item_id)
-    if data.title is not None:
-        item.title = data.title
-    if "description" in data.model_fields_set:
-        item.description = data.description
+    # The schema's fields, not a list here: a field added there is saved with no edit.
+    for field in data.model_fields_set:
+        setattr(item, field, getattr(data, field))
     await db.commit()
     return item
 

@@ -5,11 +5,19 @@
 """
 
 import asyncio
+{%- if cookiecutter.database == "sqlite" %}
+from pathlib import Path
+{%- endif %}
 from typing import Literal
 
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
+{%- if cookiecutter.database == "sqlite" %}
+from alembic.util import CommandError
+from sqlalchemy.engine import Connection, make_url
+{%- else %}
 from sqlalchemy.engine import Connection
+{%- endif %}
 
 from {{ cookiecutter.project_slug }}.config import get_settings
 from {{ cookiecutter.project_slug }}.db import UTCDateTime, create_engine
@@ -38,7 +46,29 @@ def run_with_connection(connection: Connection) -> None:
         context.run_migrations()
 
 
+{%- if cookiecutter.database == "sqlite" %}
+
+
+def announce_new_database(url: str) -> None:
+    """Say so when SQLite is about to create the database file, and refuse a file whose
+    directory is missing: both usually mean DATABASE_URL is not the one meant."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or Path(database).exists():
+        return
+    path = Path(database).resolve()
+    if not path.parent.is_dir():
+        raise CommandError(
+            f"DATABASE_URL names a SQLite file in {path.parent}, which does not exist: "
+            "create the directory or correct DATABASE_URL"
+        )
+    context.config.print_stdout("Creating a new SQLite database at %s (DATABASE_URL)", path)
+{%- endif %}
+
+
 async def run_online() -> None:
+{%- if cookiecutter.database == "sqlite" %}
+    announce_new_database(get_settings().DATABASE_URL)
+{%- endif %}
     engine = create_engine(get_settings().DATABASE_URL)
     async with engine.connect() as connection:
         await connection.run_sync(run_with_connection)

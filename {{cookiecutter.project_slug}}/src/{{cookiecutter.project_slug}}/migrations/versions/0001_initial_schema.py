@@ -33,17 +33,6 @@ def upgrade() -> None:
         sa.UniqueConstraint("email"),
         sa.UniqueConstraint("username"),
     )
-    op.create_table(
-        "items",
-        sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("title", sa.String(length=200), nullable=False),
-        sa.Column("description", sa.String(length=2000), nullable=True),
-        sa.Column("owner_id", sa.Uuid(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["owner_id"], ["users.id"], ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("id"),
-    )
-    op.create_index("ix_items_owner_id", "items", ["owner_id"])
 
     op.create_table(
         "user_sessions",
@@ -76,6 +65,4 @@ def downgrade() -> None:
     op.drop_table("refresh_tokens")
     op.drop_index("ix_user_sessions_user_id", table_name="user_sessions")
     op.drop_table("user_sessions")
-    op.drop_index("ix_items_owner_id", table_name="items")
-    op.drop_table("items")
     op.drop_table("users")
