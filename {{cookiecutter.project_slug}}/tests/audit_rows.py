@@ -7,7 +7,7 @@ from httpx import AsyncClient
 from sqlalchemy import select
 
 from {{ cookiecutter.project_slug }}.audit.models import AuditEvent
-from {{ cookiecutter.project_slug }}.state import Services
+from {{ cookiecutter.project_slug }}.services import Services
 
 AUDIT_URL = "/api/v1/admin/audit-events"
 

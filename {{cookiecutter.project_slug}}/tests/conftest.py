@@ -43,7 +43,7 @@ from {{ cookiecutter.project_slug }}.factory import create_app
 from {{ cookiecutter.project_slug }}.log import JsonFormatter, RedactingFilter, RequestIdFilter, access_log
 from {{ cookiecutter.project_slug }}.migrate import migrate
 from {{ cookiecutter.project_slug }}.security.scopes import Role
-from {{ cookiecutter.project_slug }}.state import Services
+from {{ cookiecutter.project_slug }}.services import Services
 from {{ cookiecutter.project_slug }}.users.models import User
 from {{ cookiecutter.project_slug }}.users.schemas import UserCreate
 from {{ cookiecutter.project_slug }}.users.service import create_user

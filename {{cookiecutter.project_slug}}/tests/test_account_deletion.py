@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 
 from {{ cookiecutter.project_slug }}.api_keys.models import ApiKey
 from {{ cookiecutter.project_slug }}.security.scopes import Role
-from {{ cookiecutter.project_slug }}.state import Services
+from {{ cookiecutter.project_slug }}.services import Services
 from {{ cookiecutter.project_slug }}.users.models import User, UserSession
 
 from .audit_rows import audit_rows

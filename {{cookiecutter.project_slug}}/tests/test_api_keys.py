@@ -10,7 +10,7 @@ from {{ cookiecutter.project_slug }}.api_keys.models import ApiKey
 from {{ cookiecutter.project_slug }}.db import utcnow
 from {{ cookiecutter.project_slug }}.factory import create_app
 from {{ cookiecutter.project_slug }}.security.scopes import Role
-from {{ cookiecutter.project_slug }}.state import Services
+from {{ cookiecutter.project_slug }}.services import Services
 
 from .conftest import (
     BASE_URL,

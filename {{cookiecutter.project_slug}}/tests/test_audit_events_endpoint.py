@@ -11,7 +11,7 @@ from httpx import AsyncClient
 from {{ cookiecutter.project_slug }}.audit.models import AuditEvent
 from {{ cookiecutter.project_slug }}.db import utcnow
 from {{ cookiecutter.project_slug }}.security.scopes import Role
-from {{ cookiecutter.project_slug }}.state import Services
+from {{ cookiecutter.project_slug }}.services import Services
 
 from .audit_rows import AUDIT_URL, listed_events
 from .conftest import AuthHeaders, UserFactory, bearer, login

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from {{ cookiecutter.project_slug }}.audit.trail import ROWS_PER_SUBJECT
-from {{ cookiecutter.project_slug }}.state import Services
+from {{ cookiecutter.project_slug }}.services import Services
 from {{ cookiecutter.project_slug }}.users.models import ActionToken
 
 from .audit_rows import audit_rows

@@ -8,7 +8,7 @@ import pytest
 from httpx import AsyncClient
 
 from {{ cookiecutter.project_slug }}.security.scopes import Role
-from {{ cookiecutter.project_slug }}.state import Services
+from {{ cookiecutter.project_slug }}.services import Services
 
 from .audit_rows import audit_rows, listed_events
 from .conftest import PASSWORD, MailBox, UserFactory, bearer, login

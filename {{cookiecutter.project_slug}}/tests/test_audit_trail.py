@@ -12,7 +12,7 @@ from {{ cookiecutter.project_slug }}.audit.trail import DETAIL_FIELDS, Event, re
 from {{ cookiecutter.project_slug }}.factory import create_app
 from {{ cookiecutter.project_slug }}.log import names_a_secret
 from {{ cookiecutter.project_slug }}.security.scopes import Role
-from {{ cookiecutter.project_slug }}.state import Services
+from {{ cookiecutter.project_slug }}.services import Services
 from {{ cookiecutter.project_slug }}.users.models import User, UserSession
 
 from .audit_rows import audit_rows

@@ -11,7 +11,7 @@ from typing import Any
 from httpx import AsyncClient
 
 from {{ cookiecutter.project_slug }}.security.cookies import CookiePolicy
-from {{ cookiecutter.project_slug }}.state import Services
+from {{ cookiecutter.project_slug }}.services import Services
 
 from .conftest import PASSWORD, UserFactory
 

@@ -19,7 +19,7 @@ import pytest
 import uvicorn
 from sqlalchemy import event
 
-from {{ cookiecutter.project_slug }}.state import Services
+from {{ cookiecutter.project_slug }}.services import Services
 
 from .conftest import UserFactory, free_port, login
 from .crowd import CROWD_TIMEOUT_SECONDS, loopback

@@ -8,7 +8,7 @@ import pytest
 from httpx import AsyncClient
 
 from {{ cookiecutter.project_slug }}.audit.trail import Event
-from {{ cookiecutter.project_slug }}.state import Services
+from {{ cookiecutter.project_slug }}.services import Services
 
 from .audit_rows import audit_rows
 from .conftest import PASSWORD, UserFactory

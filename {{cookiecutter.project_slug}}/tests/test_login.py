@@ -2,7 +2,7 @@ import bcrypt
 from httpx import AsyncClient
 
 from {{ cookiecutter.project_slug }}.security.scopes import ROLE_SCOPES, Role, format_scope
-from {{ cookiecutter.project_slug }}.state import Services
+from {{ cookiecutter.project_slug }}.services import Services
 from {{ cookiecutter.project_slug }}.users.models import User
 
 from .conftest import PASSWORD, UserFactory, bearer, login

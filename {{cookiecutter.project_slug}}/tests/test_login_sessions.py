@@ -12,7 +12,7 @@ from sqlalchemy import update
 from {{ cookiecutter.project_slug }}.db import utcnow
 from {{ cookiecutter.project_slug }}.security.clients import MAX_USER_AGENT_LENGTH
 from {{ cookiecutter.project_slug }}.security.scopes import Role
-from {{ cookiecutter.project_slug }}.state import Services
+from {{ cookiecutter.project_slug }}.services import Services
 from {{ cookiecutter.project_slug }}.users.models import UserSession
 
 from .conftest import PASSWORD, CapturedLogs, UserFactory, bearer, login

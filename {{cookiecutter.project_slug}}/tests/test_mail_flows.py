@@ -9,7 +9,7 @@ from sqlalchemy import update
 
 from {{ cookiecutter.project_slug }}.db import utcnow
 from {{ cookiecutter.project_slug }}.factory import create_app
-from {{ cookiecutter.project_slug }}.state import Services
+from {{ cookiecutter.project_slug }}.services import Services
 from {{ cookiecutter.project_slug }}.users.models import ActionToken
 from {{ cookiecutter.project_slug }}.users.schemas import UserCreate
 from {{ cookiecutter.project_slug }}.users.service import create_user
@@ -217,7 +217,7 @@ async def test_reset_mails_to_one_address_are_limited(
                     "/api/v1/auth/password-reset/request", json={"email": "flooded@example.com"}
                 )
                 assert response.status_code == 202
-            # Else the live link would hold back the next one (account_links.py).
+            # Else the live link would hold back the next one (mailed_links.py).
             await _expire_all_links(services)
     assert len(mailbox.messages) == 2
 

@@ -26,7 +26,7 @@ from {{ cookiecutter.project_slug }}.purge import (
     purge_expired,
     purge_periodically,
 )
-from {{ cookiecutter.project_slug }}.state import Services
+from {{ cookiecutter.project_slug }}.services import Services
 from {{ cookiecutter.project_slug }}.users.models import (
     ActionToken,
     Purpose,

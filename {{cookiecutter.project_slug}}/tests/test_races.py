@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from {{ cookiecutter.project_slug }}.security.scopes import Role
-from {{ cookiecutter.project_slug }}.state import Services
+from {{ cookiecutter.project_slug }}.services import Services
 from {{ cookiecutter.project_slug }}.users.models import User
 
 from .conftest import UserFactory, bearer, login

@@ -10,7 +10,7 @@ import pytest
 from httpx import AsyncClient
 
 from {{ cookiecutter.project_slug }}.security.scopes import Role
-from {{ cookiecutter.project_slug }}.state import Services
+from {{ cookiecutter.project_slug }}.services import Services
 from {{ cookiecutter.project_slug }}.users.models import User
 
 from .audit_rows import audit_rows

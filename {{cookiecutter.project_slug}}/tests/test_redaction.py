@@ -13,7 +13,7 @@ from sqlalchemy import text
 from {{ cookiecutter.project_slug }}.config import Settings
 from {{ cookiecutter.project_slug }}.factory import create_app
 from {{ cookiecutter.project_slug }}.log import REDACTED, names_a_secret, redact_text
-from {{ cookiecutter.project_slug }}.state import DbDep
+from {{ cookiecutter.project_slug }}.services import DbDep
 
 from .conftest import CapturedLogs
 

@@ -3,7 +3,7 @@ from typing import Any
 import pytest
 from httpx import AsyncClient
 
-from {{ cookiecutter.project_slug }}.state import Services
+from {{ cookiecutter.project_slug }}.services import Services
 
 from .conftest import login
 

@@ -21,7 +21,7 @@ from {{ cookiecutter.project_slug }}.config import Settings
 from {{ cookiecutter.project_slug }}.factory import create_app
 from {{ cookiecutter.project_slug }}.log import REDACTED
 from {{ cookiecutter.project_slug }}.sentry import init_sentry
-from {{ cookiecutter.project_slug }}.state import DbDep
+from {{ cookiecutter.project_slug }}.services import DbDep
 
 from .conftest import BASE_URL, PASSWORD, AuthHeaders, make_settings
 from .test_redaction import COMPOUND_NAMES, SECRET

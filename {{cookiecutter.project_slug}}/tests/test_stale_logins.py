@@ -15,7 +15,7 @@ from {{ cookiecutter.project_slug }}.api_keys.service import create_key
 from {{ cookiecutter.project_slug }}.auth.sessions import login_sessions
 from {{ cookiecutter.project_slug }}.errors import ForbiddenError, InvalidCredentialsError
 from {{ cookiecutter.project_slug }}.security.clients import ClientDetails
-from {{ cookiecutter.project_slug }}.state import Services
+from {{ cookiecutter.project_slug }}.services import Services
 from {{ cookiecutter.project_slug }}.users.models import User, UserSession
 
 from .conftest import UserFactory

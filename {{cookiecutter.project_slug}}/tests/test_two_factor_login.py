@@ -10,7 +10,7 @@ from sqlalchemy import event
 
 from {{ cookiecutter.project_slug }}.factory import create_app
 from {{ cookiecutter.project_slug }}.mfa.service import MAX_WRONG_CODES
-from {{ cookiecutter.project_slug }}.state import Services
+from {{ cookiecutter.project_slug }}.services import Services
 
 from .conftest import BASE_URL, PASSWORD, CapturedLogs, UserFactory, bearer, login, make_settings
 from .crowd import all_at_once, client_from, loopback

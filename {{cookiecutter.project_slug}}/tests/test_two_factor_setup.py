@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from {{ cookiecutter.project_slug }}.mfa.models import RecoveryCode, TotpSecret
 from {{ cookiecutter.project_slug }}.security.encryption import SecretBox, UndecryptableSecretError
-from {{ cookiecutter.project_slug }}.state import Services
+from {{ cookiecutter.project_slug }}.services import Services
 
 from .conftest import PASSWORD, TEST_SECRET_KEY, AuthHeaders, UserFactory, bearer, login
 from .two_factor import (

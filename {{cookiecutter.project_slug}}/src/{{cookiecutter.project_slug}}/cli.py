@@ -24,7 +24,7 @@ from .purge import purge_expired
 from .security.principal_cache import AuthStateUnavailableError
 {%- endif %}
 from .security.scopes import Role
-from .state import Services
+from .services import Services
 from .users.schemas import AdminUserUpdate, UserCreate
 from .users.service import create_user, find_by_login
 

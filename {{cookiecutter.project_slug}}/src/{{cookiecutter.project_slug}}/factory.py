@@ -11,13 +11,13 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from . import health
 from .account.closed import WRITE_ERRORS, handle_write_to_closed_account
 from .account.router import router as account_router
+from .account.sessions_router import router as sessions_router
 from .admin.router import router as admin_router
-from .api_keys.credentials import DatabaseApiKeyStore
+from .api_keys.key_store import DatabaseApiKeyStore
 from .api_keys.router import router as api_keys_router
 from .auth.cookie_router import router as cookie_router
 from .auth.router import login
 from .auth.router import router as auth_router
-from .auth.sessions_router import router as sessions_router
 from .bootstrap import ensure_first_admin
 from .config import Settings, get_settings
 from .db import create_engine, create_sessionmaker
@@ -64,12 +64,12 @@ from .security.principal_cache import AuthVersions, LocalAuthVersions, Principal
 {%- endif %}
 from .security.rate_limit import RateLimitedError, RateLimiter
 from .security.tokens import TokenCodec
-from .state import Services
+from .services import Services
 {%- if cookiecutter.use_opentelemetry == "yes" %}
 from .tracing import add_tracing
 {%- endif %}
-from .users.credentials import DatabaseSessionStore
 from .users.router import router as users_router
+from .users.session_store import DatabaseSessionStore
 
 API_PREFIX = "/api/v1"
 # The HTML pages of the docs, each with the narrowest CSP its viewer works under.

@@ -4,7 +4,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from .errors import error_responses
-from .state import ServicesDep
+from .services import ServicesDep
 
 router = APIRouter(prefix="/health", tags=["health"])
 

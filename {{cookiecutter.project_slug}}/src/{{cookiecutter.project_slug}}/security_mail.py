@@ -23,7 +23,7 @@ from fastapi import BackgroundTasks, Depends
 from .config import Settings
 from .mail import Mail, MailSender
 from .security.identity import UserSnapshot
-from .state import ServicesDep
+from .services import ServicesDep
 
 # What still works after each change decides the advice: a reset link goes to the
 # account's address, and a reset ends every login and API key of the account.

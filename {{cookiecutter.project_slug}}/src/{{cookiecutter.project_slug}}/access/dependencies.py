@@ -23,7 +23,7 @@ from fastapi.security import SecurityScopes
 
 from ..errors import answers
 from ..security.scopes import ALL_SCOPES
-from ..state import Services
+from ..services import Services
 from .policy import admit
 from .principal import Identity
 from .principal import Principal as Principal

@@ -13,7 +13,7 @@ from ..security.events import security_event
 from ..security.identity import UserSnapshot
 from ..security.rate_limit import Bucket, parse_limit
 from ..security.scopes import ROLE_SCOPES
-from ..state import Services
+from ..services import Services
 from .principal import Identity, Principal
 
 # More admin-route denials than this from one address is worth a security event.

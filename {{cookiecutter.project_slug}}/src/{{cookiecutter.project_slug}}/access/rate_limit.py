@@ -25,7 +25,7 @@ from limits import RateLimitItem
 from ..errors import answers
 from ..security.clients import client_address
 from ..security.rate_limit import RateLimiter, parse_limit
-from ..state import Services
+from ..services import Services
 from .dependencies import authorize, authorize_bearer
 
 # Picks one of the limits the limiter parsed from the settings, such as `limiter.login`.

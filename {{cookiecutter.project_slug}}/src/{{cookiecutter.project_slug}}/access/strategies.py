@@ -5,7 +5,7 @@ API key to its grant.
 A credential only says who the caller was when it was issued. The user is loaded with
 the login session or the API key, so a deactivation, a role change, a logout or a
 revoked key counts from the next request on. The tables behind them are not imported
-here: the stores in `Services` answer (security/credentials.py).
+here: the stores in `Services` answer (security/credential_stores.py).
 
 Every request is counted against RATE_LIMIT_DEFAULT, and only an authenticated caller's
 own budget is charged to them. A database lookup (a cache miss, any API key) is first
@@ -26,7 +26,7 @@ from ..security.identity import UserSnapshot
 from ..security.rate_limit import Bucket
 from ..security.request_claims import access_claims
 from ..security.tokens import InvalidTokenError
-from ..state import Services
+from ..services import Services
 from .principal import Identity
 
 T = TypeVar("T")

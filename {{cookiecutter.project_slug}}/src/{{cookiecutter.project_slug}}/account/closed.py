@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..errors import AccountClosedError, handle_app_error
-from ..state import Services
+from ..services import Services
 from ..users.models import User
 
 # The errors of a write whose user row is gone.

@@ -17,13 +17,13 @@ the factor that failed (never what was sent), bounded per account like failed lo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..access.dependencies import Principal
+from ..access.principal import Principal
 from ..audit.trail import Event, record_limited
 from ..db import release_connection
 from ..errors import AppError, ForbiddenError
-from ..mfa.service import accept_code
+from ..mfa.service import CodeRefusedError, spend_code
 from ..security.rate_limit import Bucket
-from ..state import Services
+from ..services import Services
 from ..users.models import User
 from ..users.service import get_user
 
@@ -58,10 +58,11 @@ async def reauthenticate(
         return user
     if not code:
         raise AppError(CODE_REQUIRED)
-    refusal = await accept_code(db, services.totp_secrets, user.id, code)
-    if refusal is not None:
+    try:
+        await spend_code(db, services.totp_secrets, user.id, code)
+    except CodeRefusedError as refused:
         await _failed(db, services, user, "code")
-        raise AppError(refusal)
+        raise AppError(str(refused)) from None
     return user
 
 

@@ -14,9 +14,9 @@ from ..errors import ConflictError, error_responses
 from ..mfa import service as mfa_service
 from ..mfa.schemas import TotpDisable, TotpSetup, TotpSetupRequest
 from ..security_mail import Notice, SecurityMailDep
-from ..state import DbDep, ServicesDep
+from ..services import DbDep, ServicesDep
 from ..users import service as users_service
-from ..users.account_links import AccountMailDep
+from ..users.mailed_links import AccountMailDep
 from ..users.schemas import PasswordChange, UserPublic, UserUpdateMe
 from . import service
 from .reauthentication import reauthenticate

@@ -9,7 +9,7 @@ from ..audit.schemas import AuditEventPublic
 from ..audit.trail import Event
 from ..errors import error_responses
 from ..pagination import Page, PageDep
-from ..state import DbDep, ServicesDep
+from ..services import DbDep, ServicesDep
 from ..users import service as users_service
 from ..users.schemas import AdminUserUpdate, UserPublic
 from . import service

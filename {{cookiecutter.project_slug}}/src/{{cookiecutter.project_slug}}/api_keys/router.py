@@ -5,7 +5,7 @@ from fastapi import APIRouter, status
 from ..access.dependencies import BearerPrincipal
 from ..errors import error_responses
 from ..security_mail import Notice, SecurityMailDep
-from ..state import DbDep
+from ..services import DbDep
 from . import service
 from .schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
 

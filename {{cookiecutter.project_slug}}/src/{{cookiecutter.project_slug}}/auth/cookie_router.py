@@ -16,7 +16,7 @@ from ..access.transports import check_cookie_origin, refuse_cross_site, refuse_d
 from ..errors import answers, error_responses
 from ..security.clients import client_address, client_details
 from ..security.cookies import CSRF_HEADER, CookiePolicy
-from ..state import DbDep, Services, ServicesDep
+from ..services import DbDep, Services, ServicesDep
 from . import service
 from .schemas import OtpField, TokenPair
 from .sessions import LoginSessionsDep

@@ -7,10 +7,10 @@ from ..access.dependencies import BearerPrincipal
 from ..errors import error_responses
 from ..security.clients import client_address, client_details
 from ..security_mail import Notice, SecurityMailDep
-from ..state import DbDep, ServicesDep
-from ..users import account_links
+from ..services import DbDep, ServicesDep
+from ..users import mailed_links
 from ..users import service as users_service
-from ..users.account_links import AccountMailDep
+from ..users.mailed_links import AccountMailDep
 from ..users.schemas import UserCreate, UserPublic
 from . import service
 from .schemas import (
@@ -90,7 +90,7 @@ async def register(
 
 @router.post("/verify-email", dependencies=anonymous, responses=error_responses(400))
 async def verify_email(data: VerifyEmailRequest, services: ServicesDep, db: DbDep) -> UserPublic:
-    user = await account_links.verify_email(db, services.principals, data.token)
+    user = await mailed_links.verify_email(db, services.principals, data.token)
     return UserPublic.model_validate(user)
 
 

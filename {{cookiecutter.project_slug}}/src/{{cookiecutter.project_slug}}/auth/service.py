@@ -19,14 +19,14 @@ from ..errors import (
     UnprocessableError,
     error_responses,
 )
-from ..mfa.service import accept_code
+from ..mfa.service import CodeRefusedError, spend_code
 from ..security.encryption import SecretBox
 from ..security.identity import UserSnapshot
 from ..security.password_guard import PasswordGuard
 from ..security.passwords import MAX_PASSWORD_LENGTH, PasswordHasher, password_problem
 from ..security.principal_cache import PrincipalCache
 from ..security.rate_limit import Bucket
-from ..users import account_links
+from ..users import mailed_links
 from ..users import service as users_service
 from ..users.models import Purpose, User
 from ..users.service import find_by_login
@@ -130,8 +130,9 @@ async def _check_second_factor(
     # code is needed. A wrong code is told apart from a missing one for the same reason.
     if not otp:
         raise SecondFactorError("MFA code required")
-    refusal = await accept_code(db, totp_secrets, user.id, otp)
-    if refusal is not None:
+    try:
+        await spend_code(db, totp_secrets, user.id, otp)
+    except CodeRefusedError as refused:
         # Bounded like failed logins: whoever guesses codes holds the password.
         await record_limited(
             db,
@@ -142,7 +143,7 @@ async def _check_second_factor(
             client=client,
         )
         await db.commit()
-        raise SecondFactorError(refusal)
+        raise SecondFactorError(str(refused)) from None
 
 
 async def reset_password(
@@ -153,7 +154,7 @@ async def reset_password(
     token: str,
     new_password: str,
 ) -> UserSnapshot:
-    user = await account_links.find_link(db, token, Purpose.RESET_PASSWORD)
+    user = await mailed_links.find_link(db, token, Purpose.RESET_PASSWORD)
     problem = password_problem(new_password, username=user.username, email=user.email)
     if problem:
         # The link stays usable: the user only has to choose a better password.
@@ -162,7 +163,7 @@ async def reset_password(
     # other writer meanwhile.
     await release_connection(db)
     hashed_password = await hasher.hash(new_password)
-    await account_links.spend_link(db, token, Purpose.RESET_PASSWORD)
+    await mailed_links.spend_link(db, token, Purpose.RESET_PASSWORD)
     user.hashed_password = hashed_password
     await users_service.expire_reset_links(db, user.id)
     await users_service.revoke_sessions(db, user.id)

@@ -23,7 +23,7 @@ from ..security.principal_cache import PrincipalCache
 from ..security.scopes import ROLE_SCOPES, format_scope, grant_scopes, parse_scope
 from ..security.secret_tokens import hash_secret_token, new_secret_token
 from ..security.tokens import TokenCodec
-from ..state import ServicesDep
+from ..services import ServicesDep
 from ..users.models import RefreshToken, User, UserSession
 from .schemas import TokenPair
 

@@ -7,7 +7,7 @@ RATE_LIMIT_DEFAULT per caller.
 from ..access.rate_limit import RateLimit
 from ..errors import answers
 from ..security.rate_limit import Bucket
-from ..state import ServicesDep
+from ..services import ServicesDep
 
 # RATE_LIMIT_LOGIN per client address, one budget for every endpoint that takes no token.
 limit_unauthenticated = RateLimit(

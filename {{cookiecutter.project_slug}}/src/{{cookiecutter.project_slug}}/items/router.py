@@ -5,7 +5,7 @@ from fastapi import APIRouter, status
 from ..errors import error_responses
 from ..ownership import get_owned_or_404
 from ..pagination import Page, PageDep
-from ..state import DbDep
+from ..services import DbDep
 from . import service
 from .dependencies import ItemsReader, ItemsWriter
 from .models import Item

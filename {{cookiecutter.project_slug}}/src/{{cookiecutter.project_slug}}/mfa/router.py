@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from ..access.dependencies import AccountWriter
 from ..errors import error_responses
 from ..security_mail import Notice, SecurityMailDep
-from ..state import DbDep, ServicesDep
+from ..services import DbDep, ServicesDep
 from . import service
 from .schemas import RecoveryCodes, TotpConfirm
 

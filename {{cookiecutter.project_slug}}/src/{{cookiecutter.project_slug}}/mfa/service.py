@@ -165,25 +165,29 @@ async def reset(
     return user.snapshot()
 
 
-async def accept_code(
-    db: AsyncSession, box: SecretBox, user_id: uuid.UUID, code: str
-) -> str | None:
-    """Spend `code`, a TOTP code or a recovery code of the user: None once it is spent,
-    else why it was refused. Whatever it changed is committed."""
+class CodeRefusedError(Exception):
+    """A two-factor code was refused; `str()` is what the caller is told."""
+
+
+async def spend_code(db: AsyncSession, box: SecretBox, user_id: uuid.UUID, code: str) -> None:
+    """Spend `code`, a TOTP code or a recovery code of the user, or raise CodeRefusedError
+    saying why not. Whatever it changed is committed."""
     code = code.strip()
     if looks_like_recovery_code(code):
-        return None if await _spend_recovery_code(db, user_id, code) else CODE_REFUSED
+        if not await _spend_recovery_code(db, user_id, code):
+            raise CodeRefusedError(CODE_REFUSED)
+        return
     stored = await db.scalar(select(TotpSecret).where(TotpSecret.user_id == user_id))
     if stored is None:
-        return CODE_REFUSED
+        raise CodeRefusedError(CODE_REFUSED)
     if not await _reserve_check(db, user_id):
-        return CODES_LOCKED
+        raise CodeRefusedError(CODES_LOCKED)
     step = _matching_step(box, stored, code) if totp.looks_like_code(code) else None
     if step is not None and await _claim_step(db, user_id, step):
-        return None
+        return
     # The check stays counted as a wrong code.
     await db.commit()
-    return CODE_REFUSED
+    raise CodeRefusedError(CODE_REFUSED)
 
 
 async def _reserve_check(db: AsyncSession, user_id: uuid.UUID) -> bool:

@@ -1,4 +1,4 @@
-"""The API keys `authorize` checks `X-API-Key` against (security.credentials)."""
+"""The API keys `authorize` checks `X-API-Key` against (security.credential_stores)."""
 
 from datetime import timedelta
 
@@ -6,7 +6,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..db import utcnow
-from ..security.credentials import KeyGrant
+from ..security.credential_stores import KeyGrant
 from ..security.scopes import parse_scope
 from ..security.secret_tokens import hash_secret_token
 from ..users.models import User

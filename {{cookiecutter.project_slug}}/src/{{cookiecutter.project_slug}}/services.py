@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from .config import Settings
 from .mail import MailSender
 from .security.cookies import CookiePolicy, CsrfTokens
-from .security.credentials import ApiKeyStore, SessionStore
+from .security.credential_stores import ApiKeyStore, SessionStore
 from .security.encryption import SecretBox
 from .security.password_guard import PasswordGuard
 from .security.passwords import PasswordHasher

@@ -1,4 +1,4 @@
-"""The login sessions `authorize` checks bearer tokens against (security.credentials)."""
+"""The login sessions `authorize` checks bearer tokens against (security.credential_stores)."""
 
 import uuid
 
@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..db import utcnow
-from ..security.credentials import LiveSession
+from ..security.credential_stores import LiveSession
 from .models import User, UserSession
 
 

@@ -25,7 +25,7 @@ from ..security.identity import UserSnapshot
 from ..security.principal_cache import PrincipalCache
 from ..security.secret_tokens import hash_secret_token, new_secret_token
 from ..security_mail import Notice, security_notice
-from ..state import ServicesDep
+from ..services import ServicesDep
 from .models import ActionToken, Purpose, User
 
 INVALID_LINK = "Invalid or expired token"

@@ -1,7 +1,7 @@
 """A user's own login sessions: where they are logged in, and ending one of them.
 
-The routes sit under /users/me with the rest of the account, and here with the session
-machinery they use.
+The routes sit under /users/me with the rest of the account's security; the session
+machinery they use is auth/sessions.py.
 """
 
 import uuid
@@ -9,10 +9,10 @@ import uuid
 from fastapi import APIRouter, status
 
 from ..access.dependencies import AccountReader, AccountWriter
+from ..auth.schemas import LoginSessionPublic
+from ..auth.sessions import LoginSessionsDep
 from ..errors import error_responses
-from ..state import DbDep
-from .schemas import LoginSessionPublic
-from .sessions import LoginSessionsDep
+from ..services import DbDep
 
 router = APIRouter(prefix="/users/me/sessions", tags=["users"])
 
