@@ -41,8 +41,10 @@ from helpers import DEFAULT_SLUG, read_env, run_cookiecutter
 
 SECTION_TITLE = "## Adding a resource"
 APP = f"src/{DEFAULT_SLUG}"
-# The section's Python blocks, in order, and the file (under APP) each goes into.
+# The section's Python blocks, in order, and the file (under APP) each goes into; the
+# section names that file ("In `security/scopes.py`, ...") before the block.
 BLOCK_FILES = ("security/scopes.py",)
+NAMED_FILE = re.compile(r"In `([\w/]+\.py)`")
 # Lines the section names inline, and their files.
 LINES = (
     ("factory.py", "from .projects.router import router as projects_router"),
@@ -172,11 +174,11 @@ def copy_and_edit(project: Path, run_shell: Callable[[str], str]) -> str:
     shell = [code for language, code, _ in blocks if language == "sh"]
     python = [(code, start) for language, code, start in blocks if language == "python"]
     assert len(shell) == 2, "the section: one block to copy, one to migrate"
-    assert len(python) == len(BLOCK_FILES)
     run_shell(shell[0])
-    for file, (code, start) in zip(BLOCK_FILES, python, strict=True):
-        assert f"In `{file}`" in section[:start], f"the section names {file} before its block"
-        insert_after_counterpart(project / APP / file, code)
+    for code, start in python:
+        named = NAMED_FILE.findall(section[:start])
+        assert named, "the section names the file of each block before the block"
+        insert_after_counterpart(project / APP / named[-1], code)
     for file, line in LINES:
         assert f"In `{file}`" in prose
         assert f"`{line}`" in prose
@@ -206,6 +208,15 @@ def recipe(tmp_path_factory: pytest.TempPathFactory) -> Recipe:
     after = snapshot(project)
     changed = {path for path in before.keys() & after.keys() if before[path] != after[path]}
     return Recipe(project, venv, set(after) - set(before), changed, output)
+
+
+def test_each_python_block_goes_into_the_file_the_section_names(recipe: Recipe) -> None:
+    section = recipe_section((recipe.project / "README.md").read_text(encoding="utf-8"))
+    blocks = [match for match in FENCE.finditer(section) if match.group(1) == "python"]
+    named = [
+        NAMED_FILE.findall(section[: match.start()])[-1] for match in blocks[: len(BLOCK_FILES)]
+    ]
+    assert tuple(named) == BLOCK_FILES
 
 
 def test_recipe_adds_eight_files_and_edits_four(recipe: Recipe) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from test_cruft import NOT_TEMPLATE, commit_all, cruft, git
-from test_recipe import APP, EDITED_FILES, NEW_FILES, copy_and_edit
+from test_recipe import APP, copy_and_edit
 
 from helpers import TEMPLATE_DIR, path_without_uv, run_cookiecutter, write_cookiecutter_config
 
@@ -31,6 +31,19 @@ OPTIONS = {"database": "sqlite", "use_redis": "yes", "use_docker": "yes"}
 # Files no two renders share: the secrets, and cruft's record of its own commit.
 PER_RENDER = {".env", ".cruft.json"}
 CONFLICT_MARKERS = ("<<<<<<< ", ">>>>>>> ")
+# What the old release's recipe adds and edits: its scope dependencies went into
+# access/dependencies.py, where a render of now declares them in the resource's package.
+NEW_FILES = {
+    f"{APP}/projects/{name}"
+    for name in ("__init__.py", "models.py", "schemas.py", "service.py", "router.py")
+} | {"tests/test_projects.py"}
+EDITED_FILES = {
+    f"{APP}/security/scopes.py",
+    f"{APP}/access/dependencies.py",
+    f"{APP}/factory.py",
+    f"{APP}/models.py",
+    "tests/test_migrations.py",
+}
 # A line of each recipe edit, which the update must leave in its file.
 EDITS = {
     f"{APP}/security/scopes.py": '"projects:write": _scope(',
