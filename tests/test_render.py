@@ -247,8 +247,8 @@ REDIS_ONLY_WORDS = re.compile(
     re.IGNORECASE,
 )
 # Not checked here: cruft's record of the answers names every option; the lock lists
-# what dependencies could pull in; the README's topics are being moved to docs/.
-REDIS_WORDS_UNCHECKED = {".cruft.json", "uv.lock", "README.md", "CHANGELOG.md"}
+# what dependencies could pull in. The README, the docs/ pages and the CHANGELOG are.
+REDIS_WORDS_UNCHECKED = {".cruft.json", "uv.lock"}
 
 
 def test_render_without_redis_holds_no_redis_only_code_settings_or_words(bake: Any) -> None:
