@@ -99,7 +99,6 @@ async def test_secure_cookies_are_host_prefixed_at_the_root_and_work(
         {},
         {"COOKIE_SAMESITE": "lax"},
         {"COOKIE_SECURE": True},
-        {"COOKIE_SAMESITE": "none", "COOKIE_SECURE": True},
         {"ENVIRONMENT": "production"},
     ],
 )

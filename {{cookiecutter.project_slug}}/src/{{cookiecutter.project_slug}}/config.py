@@ -231,7 +231,9 @@ class CookieSettings(BaseModel):
     COOKIE_SESSIONS: bool = True
     # Empty: true in production, false in development (a front end on http://localhost).
     COOKIE_SECURE: Annotated[bool | None, BeforeValidator(_empty_means_unset)] = None
-    COOKIE_SAMESITE: Literal["strict", "lax", "none"] = "strict"
+    # No "none": cookies made for another site would only reach requests that the
+    # cross-site rule (access/transports.py) refuses; such a front end uses bearer tokens.
+    COOKIE_SAMESITE: Literal["strict", "lax"] = "strict"
 
 
 class TokenSettings(BaseModel):
@@ -448,8 +450,6 @@ class Settings(
                 "CORS_ORIGINS='*' lets every site send cookie requests; with COOKIE_SESSIONS "
                 "list exact origins (or set COOKIE_SESSIONS=false)"
             )
-        if self.COOKIE_SAMESITE == "none" and not self.cookie_secure:
-            raise ValueError("COOKIE_SAMESITE=none needs COOKIE_SECURE: browsers refuse it")
         return self
 
     @property

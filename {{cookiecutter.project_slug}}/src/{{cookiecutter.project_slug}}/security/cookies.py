@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Literal
 
-SameSite = Literal["strict", "lax", "none"]
+SameSite = Literal["strict", "lax"]
 CSRF_HEADER = "X-CSRF-Token"
 # What the key for CSRF tokens is derived from SECRET_KEY with: never the signing key itself.
 _CSRF_KEY_LABEL = b"csrf-token"
@@ -70,12 +70,6 @@ class CookiePolicy:
         one (a same-origin GET), the CSRF token is what protects unsafe methods."""
         return origin is None or origin == own_origin or origin in self.allowed_origins
 
-    @property
-    def strict_same_site(self) -> SameSite:
-        """The refresh and CSRF cookies' SameSite: always Strict, unless the front end is
-        on another site and every cookie must be `None` to reach the API at all."""
-        return "none" if self.same_site == "none" else "strict"
-
     def _cookie(
         self, name: str, path: str, *, http_only: bool, same_site: SameSite
     ) -> SessionCookie:
@@ -93,10 +87,10 @@ class CookiePolicy:
             "refresh_token",
             self.cookie_routes_path,
             http_only=True,
-            same_site=self.strict_same_site,
+            same_site="strict",
         )
 
     @property
     def csrf(self) -> SessionCookie:
         # Readable by scripts, on every path, so that a page anywhere on the site finds it.
-        return self._cookie("csrf_token", "/", http_only=False, same_site=self.strict_same_site)
+        return self._cookie("csrf_token", "/", http_only=False, same_site="strict")
