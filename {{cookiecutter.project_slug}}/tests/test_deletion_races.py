@@ -44,12 +44,6 @@ async def _create_and_revoke_key(
     return [created, revoked]
 
 
-async def _create_item(
-    client: httpx.AsyncClient, headers: dict[str, str], n: int
-) -> list[httpx.Response]:
-    return [await client.post("/api/v1/items", headers=headers, json={"title": f"{MARK} {n}"})]
-
-
 async def _rename(
     client: httpx.AsyncClient, headers: dict[str, str], n: int
 ) -> list[httpx.Response]:
@@ -63,7 +57,7 @@ async def _start_totp(
     return [await client.post("/api/v1/users/me/mfa/totp", headers=headers, json=body)]
 
 
-WRITES: list[Write] = [_create_and_revoke_key, _create_item, _rename, _start_totp]
+WRITES: list[Write] = [_create_and_revoke_key, _rename, _start_totp]
 
 
 async def test_writes_racing_the_accounts_deletion_never_answer_500(

@@ -15,16 +15,19 @@ from .conftest import PASSWORD, UserFactory
 
 LOGIN_URL = "/api/v1/auth/cookie/login"
 ME_URL = "/api/v1/users/me"
-ITEMS_URL = "/api/v1/items"
 ADMIN_URL = "/api/v1/admin/users"
 CROSS_SITE = {"Sec-Fetch-Site": "cross-site"}
 REFUSED = {"detail": "Cross-site cookie requests are not allowed"}
 DEFAULT_LIMIT = 5
+LOGIN_LIMIT = 3
 
 
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
-    return {"RATE_LIMIT_DEFAULT": f"{DEFAULT_LIMIT}/hour"}
+    return {
+        "RATE_LIMIT_DEFAULT": f"{DEFAULT_LIMIT}/hour",
+        "RATE_LIMIT_LOGIN": f"{LOGIN_LIMIT}/hour",
+    }
 
 
 async def _cookie_login(client: AsyncClient, username: str) -> str:
@@ -44,15 +47,15 @@ async def test_cross_site_cookie_requests_are_refused_whatever_the_method(
         read = await client.get(ADMIN_URL, headers=CROSS_SITE)
         assert read.status_code == 403
         assert read.json() == REFUSED
-    write = await client.post(
-        ITEMS_URL, json={"title": "planted"}, headers={**CROSS_SITE, "X-CSRF-Token": csrf}
+    write = await client.patch(
+        ME_URL, json={"full_name": "planted"}, headers={**CROSS_SITE, "X-CSRF-Token": csrf}
     )
     assert write.status_code == 403
     assert write.json() == REFUSED
     assert await audit_rows(services, event=Event.ADMIN_ACCESS_DENIED, user_id=user.id) == []
-    listed = await client.get(ITEMS_URL, headers={"Sec-Fetch-Site": "same-origin"})
-    assert listed.status_code == 200
-    assert listed.json()["items"] == []
+    read = await client.get(ME_URL, headers={"Sec-Fetch-Site": "same-origin"})
+    assert read.status_code == 200
+    assert read.json()["full_name"] != "planted"
 
 
 @pytest.mark.parametrize("fetch_site", ["same-origin", "same-site", "none", None])
@@ -65,10 +68,10 @@ async def test_same_site_and_unlabelled_cookie_requests_work_as_before(
     read = await client.get(ME_URL, headers=headers)
     assert read.status_code == 200
     assert read.json()["username"] == user.username
-    created = await client.post(
-        ITEMS_URL, json={"title": "mine"}, headers={**headers, "X-CSRF-Token": csrf}
+    renamed = await client.patch(
+        ME_URL, json={"full_name": "mine"}, headers={**headers, "X-CSRF-Token": csrf}
     )
-    assert created.status_code == 201
+    assert renamed.status_code == 200
     denied = await client.get(ADMIN_URL, headers=headers)
     assert denied.status_code == 403
     assert len(await audit_rows(services, event=Event.ADMIN_ACCESS_DENIED, user_id=user.id)) == 1
@@ -84,6 +87,26 @@ async def test_bearer_requests_ignore_sec_fetch_site(
     token = response.json()["access_token"]
     me = await client.get(ME_URL, headers={**CROSS_SITE, "Authorization": f"Bearer {token}"})
     assert me.status_code == 200
+
+
+async def test_cross_site_cookie_logins_spend_none_of_the_address_login_budget(
+    client: AsyncClient, make_user: UserFactory
+) -> None:
+    """A page open in the victim's browser sends logins at will: each is refused before it
+    is counted, so the victim's own logins from that address still go through."""
+    user = await make_user()
+    for refused in [
+        await client.post(LOGIN_URL, data={"username": "x", "password": "y"}, headers=site)
+        for site in [CROSS_SITE, {"Sec-Fetch-Site": "Cross-Site"}] * LOGIN_LIMIT
+    ]:
+        assert refused.status_code == 403
+        assert refused.json() == REFUSED
+    refresh = await client.post("/api/v1/auth/cookie/refresh", headers=CROSS_SITE)
+    assert refresh.status_code == 403
+    own = await client.post(
+        "/api/v1/auth/token", data={"username": user.username, "password": PASSWORD}
+    )
+    assert own.status_code == 200
 
 
 async def test_a_cross_site_cookie_login_is_refused(

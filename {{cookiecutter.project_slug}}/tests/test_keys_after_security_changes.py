@@ -43,7 +43,7 @@ async def _ask_for_keys(
 ) -> None:
     """Ask for keys until the session ends (401); keep every key given."""
     for number in range(MAX_ASKS):
-        body = {"name": f"key {number}", "scopes": ["items:read"]}
+        body = {"name": f"key {number}", "scopes": ["users:read"]}
         answer = await client.post(KEYS_URL, headers=headers, json=body)
         if answer.status_code == 401:
             return

@@ -77,7 +77,7 @@ async def test_security_notices_count_against_the_mail_cap(
     async with client_from(app, loopback(0)) as client:
         headers = bearer(await login(client, user.username))
         for number in range(MAIL_LIMIT + 2):
-            body = {"name": f"key {number}", "scopes": ["items:read"]}
+            body = {"name": f"key {number}", "scopes": ["users:read"]}
             response = await client.post("/api/v1/api-keys", headers=headers, json=body)
             assert response.status_code == 201
     assert await _mails_to(mailbox, user.email, at_least=MAIL_LIMIT) == MAIL_LIMIT

@@ -32,8 +32,8 @@ from {{ cookiecutter.project_slug }}.access.dependencies import Principal, requi
 router = APIRouter()
 
 
-@router.get("/items-report")
-async def report(principal: Annotated[Principal, require("items:raed")]) -> None:
+@router.get("/users-report")
+async def report(principal: Annotated[Principal, require("users:raed")]) -> None:
     return None
 """
 
@@ -48,7 +48,7 @@ def test_a_module_declaring_a_misspelt_scope_fails_to_import(tmp_path: Path) -> 
     with pytest.raises(UnknownScopeError) as raised:
         spec.loader.exec_module(module)
     assert str(raised.value) == (
-        f"require('items:raed') requires unknown scope 'items:raed'; "
+        f"require('users:raed') requires unknown scope 'users:raed'; "
         f"the scopes in security/scopes.py are {KNOWN}"
     )
     assert "misspelt_routes" not in sys.modules
@@ -60,8 +60,8 @@ def test_require_names_every_unknown_scope_and_refuses_even_with_api_key_false()
 
 
 def test_require_builds_one_dependency_on_authorize_or_authorize_bearer() -> None:
-    with_key, without_key = require("items:read"), require("users:write", api_key=False)
-    assert (with_key.dependency, with_key.scopes) == (authorize, ["items:read"])
+    with_key, without_key = require("users:read"), require("users:write", api_key=False)
+    assert (with_key.dependency, with_key.scopes) == (authorize, ["users:read"])
     assert (without_key.dependency, without_key.scopes) == (authorize_bearer, ["users:write"])
     assert require(api_key=False).dependency is authorize_bearer
 
@@ -75,7 +75,7 @@ def test_a_scope_declared_by_hand_is_checked_when_the_app_starts() -> None:
 
     @router.get("/reports")
     async def reports(
-        principal: Annotated[Principal, Security(authorize, scopes=["items:raed"])],
+        principal: Annotated[Principal, Security(authorize, scopes=["users:raed"])],
     ) -> None:
         return None
 
@@ -84,6 +84,6 @@ def test_a_scope_declared_by_hand_is_checked_when_the_app_starts() -> None:
     with pytest.raises(UnknownScopeError) as raised:
         describe_security(app, token_endpoint=token)
     assert str(raised.value) == (
-        "['GET'] /api/v1/reports requires unknown scope 'items:raed'; "
+        "['GET'] /api/v1/reports requires unknown scope 'users:raed'; "
         f"the scopes in security/scopes.py are {KNOWN}"
     )

@@ -166,7 +166,7 @@ async def test_a_new_api_key_is_named_by_its_prefix_only(
     created = await client.post(
         "/api/v1/api-keys",
         headers=bearer(await login(client, user.username)),
-        json={"name": name, "scopes": ["items:read"]},
+        json={"name": name, "scopes": ["users:read"]},
     )
     assert created.status_code == 201
     key = created.json()["key"]

@@ -103,7 +103,7 @@ async def test_spans_hold_no_token_or_key(
     token = headers["Authorization"].removeprefix("Bearer ")
     forget_spans_so_far(exporter, provider)
 
-    await client.get(f"/api/v1/items?token={token}", headers={**headers, "X-API-Key": API_KEY})
+    await client.get(f"/api/v1/users/me?token={token}", headers={**headers, "X-API-Key": API_KEY})
 
     spans = finished(exporter, provider)
     recorded = json.dumps([dict(span.attributes or {}) for span in spans])

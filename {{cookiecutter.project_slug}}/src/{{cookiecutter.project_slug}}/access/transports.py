@@ -56,7 +56,7 @@ def check_cookie_request(request: Request, cookies: CookiePolicy) -> None:
 def refuse_cross_site(request: Request) -> None:
     # Browsers send Sec-Fetch-Site with every request; its absence (an older browser, a
     # non-browser client) leaves the origin and CSRF checks in charge, as before.
-    if request.headers.get(FETCH_SITE_HEADER) == "cross-site":
+    if request.headers.get(FETCH_SITE_HEADER, "").lower() == "cross-site":
         raise HTTPException(status_code=status.HTTP_403_FORBIDDEN, detail=CROSS_SITE_REFUSED)
 
 

@@ -22,7 +22,6 @@ from .schemas import OtpField, TokenPair
 from .sessions import LoginSessionsDep
 from .throttling import limit_refresh, limit_unauthenticated, shed_when_hashing_is_full
 
-router = APIRouter(prefix="/auth/cookie", tags=["auth"])
 CSRF_REFUSED = "CSRF token missing or invalid"
 
 
@@ -48,6 +47,10 @@ async def cookie_policy(request: Request, services: ServicesDep) -> CookiePolicy
 
 
 CookiePolicyDep = Annotated[CookiePolicy, Depends(cookie_policy)]
+# The router's dependencies run before each route's: a request another site sent is
+# refused before it is counted against the login and refresh limits of its address, which
+# a page open in the victim's browser could otherwise spend at will.
+router = APIRouter(prefix="/auth/cookie", tags=["auth"], dependencies=[Depends(cookie_policy)])
 
 
 @answers(401, 403, 404)
