@@ -213,9 +213,7 @@ def recipe(tmp_path_factory: pytest.TempPathFactory) -> Recipe:
 def test_each_python_block_goes_into_the_file_the_section_names(recipe: Recipe) -> None:
     section = recipe_section((recipe.project / "README.md").read_text(encoding="utf-8"))
     blocks = [match for match in FENCE.finditer(section) if match.group(1) == "python"]
-    named = [
-        NAMED_FILE.findall(section[: match.start()])[-1] for match in blocks[: len(BLOCK_FILES)]
-    ]
+    named = [NAMED_FILE.findall(section[: match.start()])[-1] for match in blocks]
     assert tuple(named) == BLOCK_FILES
 
 
