@@ -89,7 +89,9 @@ async def test_mail_to_one_address_is_capped_across_routes(
 
 
 def _subjects(mailbox: MailBox, address: str) -> Counter[str]:
-    return Counter(str(message["Subject"]) for message in mailbox.messages if message["To"] == address)
+    return Counter(
+        str(message["Subject"]) for message in mailbox.messages if message["To"] == address
+    )
 
 
 async def _add_keys(client: httpx.AsyncClient, headers: dict[str, str], count: int) -> None:
