@@ -2,8 +2,10 @@
 
 Sending never fails the request that asked for it: routes hand messages to a background
 task, and a failure is logged (recipient and subject only) instead of raised. aiosmtplib
-talks SMTP on the event loop without blocking it. Every mail passes one cap per
-recipient address, whichever route sends it, so the app cannot be used to flood an inbox.
+talks SMTP on the event loop without blocking it. A mail names the per-recipient budget
+it counts against, whichever route sends it, so the app cannot be used to flood an inbox;
+a security notice whose change its own flow already bounds counts against none, so no
+flood of other mail can silence it (see `Notice` in security_mail.py).
 """
 
 import html
@@ -29,6 +31,8 @@ class Mail:
     subject: str
     text: str
     html: str
+    # The per-recipient budget this mail counts against; None: it is never dropped.
+    cap: Bucket | None = Bucket.MAIL_TO
 
 
 class MailSender(Protocol):
@@ -79,8 +83,9 @@ class LogMailSender:
 
 
 class CappedMailSender:
-    """At most RATE_LIMIT_LOGIN mails to one address per window; the rest are dropped
-    (and logged as an event): verification links, reset links and notices alike."""
+    """At most RATE_LIMIT_LOGIN mails of one budget to one address per window; the rest
+    are dropped (and logged as an event). Link mails share one budget, "API key added"
+    notices have their own, and the other notices none (see `Notice`)."""
 
     def __init__(self, sender: MailSender, limiter: RateLimiter) -> None:
         self._sender = sender
@@ -88,10 +93,12 @@ class CappedMailSender:
 
     async def send(self, mail: Mail) -> None:
         recipient = mail.to.strip().lower()
-        if not await self._limiter.count(self._limiter.login, Bucket.MAIL_TO, recipient):
+        if mail.cap is not None and not await self._limiter.count(
+            self._limiter.login, mail.cap, recipient
+        ):
             # Logged only, not kept in the audit trail: it comes in floods of requests
             # for one address, and the requests' own events are kept.
-            security_event("mail_throttled", to=recipient)
+            security_event("mail_throttled", to=recipient, budget=mail.cap.value)
             return
         await self._sender.send(mail)
 

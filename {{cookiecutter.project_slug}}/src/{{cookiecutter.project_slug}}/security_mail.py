@@ -8,8 +8,17 @@ notice (a passkey added or removed) is one more member.
 A notice goes out only for a change that committed: a route queues it after the service
 call returned, and the services return only after their commit (a change that fails
 raises, so nothing is queued). Like the other account mails it is sent by a background
-task after the response, through the app's mailer and its per-address cap, so it neither
-slows nor fails the request. It holds nothing secret: no password, token, code or key.
+task after the response, through the app's mailer, so it neither slows nor fails the
+request. It holds nothing secret: no password, token, code or key.
+
+Which notices the mailer may drop is stated here, per notice (`Wording.cap`), not by the
+routes. A notice whose change its own flow already bounds is never dropped: otherwise a
+flood of other mail to the address (links, key notices) would silence exactly the notice
+an intruder wants unseen. Those flows are re-authentication, counted per user (password
+change, address change, two-factor on or off, account deletion), one reset link a
+minute, and an administrator's act. "API key added" is the exception: anyone holding a
+bearer token can repeat it at will (create, revoke, create), so it counts against a
+per-address budget of its own, apart from the link mails', and crowds out nothing else.
 """
 
 import html
@@ -23,6 +32,7 @@ from fastapi import BackgroundTasks, Depends
 from .config import Settings
 from .mail import Mail, MailSender
 from .security.identity import UserSnapshot
+from .security.rate_limit import Bucket
 from .services import ServicesDep
 
 # What still works after each change decides the advice: a reset link goes to the
@@ -40,6 +50,9 @@ class Wording:
     subject: str
     happened: str
     advice: str
+    # The per-address mail budget the notice counts against; None (the default) for a
+    # change its own flow bounds, which is never dropped (see the module's docstring).
+    cap: Bucket | None = None
 
 
 @unique
@@ -89,6 +102,7 @@ class Notice(Enum):
         "A new API key was added to your {project} account",
         "An API key starting {key_prefix} was added to your account {username}.",
         f"If this was not you, someone else can act as you: {_RESET}.",
+        cap=Bucket.MAIL_KEY_NOTICES,
     )
     ACCOUNT_DELETED = Wording(
         "Your {project} account was deleted",
@@ -118,6 +132,7 @@ def security_notice(
         subject=wording.subject.format(**fields),
         text="\n\n".join(paragraphs) + "\n",
         html="".join(f"<p>{html.escape(paragraph)}</p>" for paragraph in paragraphs),
+        cap=wording.cap,
     )
 
 

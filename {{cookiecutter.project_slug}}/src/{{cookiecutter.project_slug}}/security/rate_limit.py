@@ -67,8 +67,11 @@ class Bucket(StrEnum):
     LOGIN_ACCOUNT = "login-account"
     # RATE_LIMIT_LOGIN, per user, on `current_password` checks (re-authentication).
     REAUTH = "reauth"
-    # RATE_LIMIT_LOGIN, per recipient address, on every mail the app sends.
+    # RATE_LIMIT_LOGIN, per recipient address, on verification and reset link mails.
     MAIL_TO = "mail-to"
+    # RATE_LIMIT_LOGIN, per recipient address, on "API key added" notices: a count of
+    # their own, so that repeating them crowds out no other mail.
+    MAIL_KEY_NOTICES = "mail-key-notices"
     # RATE_LIMIT_LOGIN, per client address, on wrong docs passwords.
     DOCS_AUTH = "docs-auth"
     # RATE_LIMIT_DEFAULT, per authenticated user or per client address, on API routes.

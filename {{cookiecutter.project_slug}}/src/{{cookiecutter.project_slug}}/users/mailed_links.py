@@ -8,11 +8,13 @@ account has a live reset link issued less than RESET_LINK_INTERVAL ago, a reques
 issues no link, sends no mail and writes no audit row (the log still has it).
 """
 
+import logging
 from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends
 from sqlalchemy import exists, insert, literal, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..audit.trail import Event, record
@@ -28,13 +30,16 @@ from ..security_mail import Notice, security_notice
 from ..services import ServicesDep
 from .models import ActionToken, Purpose, User
 
+logger = logging.getLogger(__name__)
 INVALID_LINK = "Invalid or expired token"
 RESET_LINK_INTERVAL = timedelta(minutes=1)
 
 
 async def _issue(
     db: AsyncSession, user: User | UserSnapshot, purpose: Purpose, lifetime: timedelta
-) -> str:
+) -> str | None:
+    """A new link for `user`, or None if the account is gone: a background task issues
+    links after the response, and the account may have been deleted in between."""
     token = new_secret_token()
     db.add(
         ActionToken(
@@ -45,7 +50,14 @@ async def _issue(
             expires_at=utcnow() + lifetime,
         )
     )
-    await db.commit()
+    try:
+        await db.commit()
+    except IntegrityError:
+        await db.rollback()
+        if await db.scalar(select(User.id).where(User.id == user.id)) is not None:
+            raise
+        logger.info("link not issued: the account was deleted", extra={"user_id": str(user.id)})
+        return None
     return token
 
 
@@ -142,6 +154,8 @@ class AccountMail:
         hours = settings.EMAIL_VERIFICATION_EXPIRE_HOURS
         async with self._sessionmaker() as db:
             token = await _issue(db, user, Purpose.VERIFY_EMAIL, timedelta(hours=hours))
+        if token is None:
+            return
         await self._mailer.send(
             link_mail(
                 to=user.email,
@@ -153,12 +167,13 @@ class AccountMail:
         )
 
     async def announce_email_change(self, user: UserSnapshot, old_email: str) -> None:
-        """After an address change: a verification link to the new address, a notice to
-        the old one, so its owner learns of a change they did not make."""
-        await self.send_verification(user)
+        """After an address change: a notice to the old address, so its owner learns of
+        a change they did not make, then a verification link to the new one. The notice
+        goes first: it matters more, and issuing the link can find the account gone."""
         await self._mailer.send(
             security_notice(self._settings, Notice.EMAIL_CHANGED, user, to=old_email)
         )
+        await self.send_verification(user)
 
     async def resend_verification(self, email: str) -> None:
         """A new verification link for an unverified, active account; otherwise nothing.
