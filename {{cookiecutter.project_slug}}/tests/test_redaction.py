@@ -40,7 +40,7 @@ COMPOUND_NAMES = [
     "MFA_ENCRYPTION_KEY",
     "session_key",
     "dsn",
-    "SENTRY_DSN",
+    "DATABASE_DSN",
     "jwt",
     "newPassword",
 ]

@@ -11,7 +11,7 @@ name into word parts (at `_`, `-`, `.` and camelCase humps: `MFA_ENCRYPTION_KEY`
 `X-CSRF-Token`, `newPassword`). It is secret when a part contains password, passwd,
 passphrase, secret, token, credential, authorization, cookie or csrf, or a part is one
 of key, keys, apikey, code, codes, pass, pwd, dsn, jwt or otp (`api_key`, `mfa_code`,
-`recovery_codes`, `db_pwd`, `SENTRY_DSN`). The exceptions: a name whose last part is
+`recovery_codes`, `db_pwd`, `DATABASE_DSN`). The exceptions: a name whose last part is
 id, ids or count names or counts secrets without holding one (`key_id`, `keys_count`),
 and a name ending in status_code is an HTTP status.
 
