@@ -24,7 +24,7 @@ from {{ cookiecutter.project_slug }}.sentry import init_sentry
 from {{ cookiecutter.project_slug }}.services import DbDep
 
 from .conftest import BASE_URL, PASSWORD, AuthHeaders, make_settings
-from .test_redaction import COMPOUND_NAMES, SECRET
+from .test_redaction import COMPOUND_NAMES, PASSPHRASE, SECRET
 
 DSN = "https://public@sentry.example.invalid/1"
 API_KEY = "sk_" + "a" * 43
@@ -50,6 +50,11 @@ router = APIRouter(prefix="/api/v1/broken")
 @router.get("")
 async def broken() -> None:
     raise RuntimeError(f"could not log in with password={PASSWORD}")
+
+
+@router.get("/passphrase")
+async def broken_with_a_passphrase() -> None:
+    raise RuntimeError(f"could not log in with password={PASSPHRASE}, user=bob")
 
 
 @router.get("/in-sql")
@@ -130,6 +135,23 @@ async def test_a_secret_under_a_compound_name_is_masked_in_the_report(
     (event,) = reports.events
     assert SECRET not in json.dumps(event)
     assert event["request"]["query_string"] == f"page=2&{name}={REDACTED}"
+
+
+async def test_a_passphrase_with_spaces_is_masked_whole_in_the_report(
+    client: AsyncClient, reports: CapturingTransport
+) -> None:
+    query = f"page=2&mfa_code={SECRET}&passphrase=" + PASSPHRASE.replace(" ", "+")
+    response = await client.get(f"/api/v1/broken/passphrase?{query}")
+    sentry_sdk.flush()
+
+    assert response.status_code == 500
+    (event,) = reports.events
+    sent = json.dumps(event)
+    assert SECRET not in sent
+    assert "horse" not in sent
+    assert event["request"]["query_string"] == f"page=2&mfa_code={REDACTED}&passphrase={REDACTED}"
+    message = event["exception"]["values"][0]["value"]
+    assert message == f"could not log in with password={REDACTED}, user=bob"
 
 
 async def test_a_failed_statements_parameters_are_not_reported(

@@ -129,6 +129,33 @@ async def test_a_secret_under_a_compound_name_is_masked_in_spans(
     assert f"page=2&{name}={REDACTED}" in recorded
 
 
+@pytest.mark.parametrize(
+    ("query", "decoded"),
+    [
+        ("refresh_token=abc%3D", "abc="),
+        ("password=a%20b", "a b"),
+        ("new_password=p%2Bq", "p+q"),
+        ("mfa_code=12%2034", "12 34"),
+        ("refresh%5Ftoken=abc%3D", "abc="),
+    ],
+)
+async def test_a_percent_escaped_secret_is_masked_in_every_url_attribute(
+    client: AsyncClient,
+    exporter: InMemorySpanExporter,
+    provider: list[TracerProvider],
+    query: str,
+    decoded: str,
+) -> None:
+    response = await client.get(f"/api/v1/health?page=2&{query}")
+
+    assert response.status_code == 200
+    (span,) = finished(exporter, provider)
+    attributes = dict(span.attributes or {})
+    name = query.partition("=")[0]
+    assert str(attributes["http.url"]).endswith(f"?page=2&{name.replace('%5F', '_')}={REDACTED}")
+    assert [value for value in attributes.values() if decoded in str(value)] == []
+
+
 def test_without_an_endpoint_nothing_is_traced(db_url: str) -> None:
     settings = make_settings(db_url, OTEL_EXPORTER_OTLP_ENDPOINT="")
 

@@ -1,13 +1,24 @@
 """Logging: one JSON object a line, a request id on every line, and nothing secret.
 
 `RedactingFilter` sits on the handler, so every record passes it, whichever logger
-wrote it: values under secret-sounding keys are replaced, and bearer tokens, JWTs, API
-keys and `name=value` pairs whose name sounds secret are masked inside messages. A name
-sounds secret when any part of it holds one of the words of `_SECRET_NAME_WORDS`
-(`refresh_token`, `new_password`, `client_secret`, `X-CSRF-Token`, `SECRET_KEY`), or it
-is one of `_SECRET_NAMES`: one rule, for the keys of records and error reports and for
-the names of pairs in text alike. JSON encoding escapes CR and LF,
-so user input cannot start a forged line; the console format escapes them too.
+wrote it: values under secret names are replaced, and bearer tokens, JWTs, API keys and
+`name=value` pairs under a secret name are masked inside messages. JSON encoding escapes
+CR and LF, so user input cannot start a forged line; the console format escapes them too.
+
+The one rule for a secret name, for the keys of records, error reports and spans and
+for the names of pairs in text and query strings alike (`names_a_secret`): split the
+name into word parts (at `_`, `-`, `.` and camelCase humps: `MFA_ENCRYPTION_KEY`,
+`X-CSRF-Token`, `newPassword`). It is secret when a part contains password, passwd,
+passphrase, secret, token, credential, authorization, cookie or csrf, or a part is one
+of key, keys, apikey, code, codes, pass, pwd, dsn, jwt or otp (`api_key`, `mfa_code`,
+`recovery_codes`, `db_pwd`, `DATABASE_DSN`). The exceptions: a name whose last part is
+id, ids or count names or counts secrets without holding one (`key_id`, `keys_count`),
+and a name ending in status_code is an HTTP status.
+
+A secret value is masked whole: a quoted one (`"password": "a b"`) up to its closing
+quote, an unquoted one (`password=a b`) up to the next `&`, `,`, `;` or the end of the
+line, so a passphrase with spaces goes entirely, with whatever follows it on the line.
+A query string (`redact_query`) is masked pair by pair, its names read percent-decoded.
 
 The access line, one per request, is the hottest line there is: `AccessLog` writes it
 in the JSON format without logging's record machinery (see there).
@@ -23,6 +34,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from json.encoder import encode_basestring_ascii
 from typing import Any, Literal
+from urllib.parse import unquote_plus
 
 # What a line logged outside any request shows as its request id.
 NO_REQUEST_ID = "-"
@@ -39,19 +51,27 @@ REQUEST_ID_KEY = "request_id"
 error_logger = logging.getLogger(f"{__package__}.errors")
 
 REDACTED = "[REDACTED]"
-# Words that make a name secret wherever they occur in it, in any case.
-_SECRET_NAME_WORDS = (
-    r"pass(?:word|wd)?|secret|token|authorization|cookie|api[_-]?key|credential|csrf|otp"  # noqa: S105  # nosec B105
+# See the module docstring: words a name part need only contain, whole parts, and the
+# last parts (or trailing pair) that make a name an identifier, a count or a status.
+_SECRET_WORDS_IN_PARTS = (
+    "password", "passwd", "passphrase", "secret", "token", "credential", "authorization",
+    "cookie", "csrf",
+)  # fmt: skip
+_SECRET_PARTS = frozenset(
+    ("key", "keys", "apikey", "code", "codes", "pass", "pwd", "dsn", "jwt", "otp")
 )
-# Names secret on their own, whose words are too common to mask everywhere (`key_id`,
-# `status_code`): a bare `key`, and a two-factor, recovery or OAuth `code`.
-_SECRET_NAMES = ("key", "code", "recovery_code")
-_SECRET_WORD = re.compile(_SECRET_NAME_WORDS, re.IGNORECASE)
-# Either kind of name, as it stands in text: a run of name characters.
-_SECRET_NAME_IN_TEXT = (
-    rf"[\w.-]*(?:{_SECRET_NAME_WORDS})[\w.-]*"
-    rf"|(?<![\w.-])(?:{'|'.join(_SECRET_NAMES)})(?![\w.-])"
-)
+_NAMING_PARTS = frozenset(("id", "ids", "count"))
+_STATUS_CODE = ["status", "code"]
+# A name's word parts: runs of capitals (an acronym), capitalised or lower words, digits.
+_NAME_PART = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+# A name as it stands before its value in text, and the separator up to the value.
+_PAIR_HEAD = re.compile(r"(?<![\w.-])([\w.-]+)([\"']?[ \t]*[=:][ \t]*)([\"']?)")
+# A value's end: the matching quote (a backslash escapes), or the next separator.
+_VALUE_END = {
+    '"': re.compile(r'(?:\\.|[^"\\\r\n])*'),
+    "'": re.compile(r"(?:\\.|[^'\\\r\n])*"),
+    "": re.compile(r"[^&,;\r\n]*"),
+}
 _SECRET_PATTERNS = [
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), r"\1 " + REDACTED),
     (re.compile(r"\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), REDACTED),
@@ -62,11 +82,6 @@ _SECRET_PATTERNS = [
     (
         re.compile(r"((?:\bDETAIL:|\bFailing row contains|\bKey \([^)\n]*\)=)\s*)[^\n]*"),
         r"\1" + REDACTED,
-    ),
-    # A `name=value` or `name: value` pair (a query string, a repr, JSON) under such a name.
-    (
-        re.compile(rf"(?i)({_SECRET_NAME_IN_TEXT})([\"']?\s*[=:]\s*[\"']?)[^\s&,;\"']+"),
-        r"\1\2" + REDACTED,
     ),
 ]
 # Attributes every LogRecord has; anything else on a record came from `extra`
@@ -82,8 +97,9 @@ _STANDARD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {
 # text (a request path) has none, and looking for them is ten times cheaper than the
 # substitutions.
 _SECRET_WORDS = (
-    "bearer", "basic", "eyj", "sk_", "pass", "secret", "token", "api", "authorization",
-    "cookie", "credential", "csrf", "otp", "key", "code", "detail:", "failing row",
+    "bearer", "basic", "eyj", "sk_", "pass", "pwd", "secret", "token", "authorization",
+    "cookie", "credential", "csrf", "otp", "key", "code", "dsn", "jwt", "detail:",
+    "failing row",
 )  # fmt: skip
 
 
@@ -93,13 +109,49 @@ def redact_text(text: str) -> str:
         return text
     for pattern, replacement in _SECRET_PATTERNS:
         text = pattern.sub(replacement, text)
-    return text
+    return _mask_pairs(text)
+
+
+def _mask_pairs(text: str) -> str:
+    """`text` with the value of each `name=value` or `name: value` pair under a secret
+    name masked whole (see the module docstring for where a value ends)."""
+    pieces: list[str] = []
+    done = 0
+    for head in _PAIR_HEAD.finditer(text):
+        if head.start() < done or not names_a_secret(head[1]):
+            continue
+        quote = head[3]
+        value = _VALUE_END[quote].match(text, head.end())
+        if value is None or value.end() == head.end():
+            continue
+        pieces += [text[done : head.end()], REDACTED]
+        done = value.end()
+    return "".join(pieces) + text[done:] if pieces else text
+
+
+def redact_query(query: str) -> str:
+    """A query string with the value of each pair under a secret name masked, names read
+    percent-decoded (`refresh%5Ftoken`); the other values masked as text is."""
+    pairs = []
+    for pair in query.split("&"):
+        name, equals, value = pair.partition("=")
+        if names_a_secret(unquote_plus(name)):
+            pairs.append(f"{name}{equals}{REDACTED}")
+        else:
+            pairs.append(f"{name}{equals}{redact_text(value)}")
+    return "&".join(pairs)
 
 
 def names_a_secret(key: str) -> bool:
     """Whether a field or parameter called `key` would hold a secret: its value never
-    reaches a log, an error report or a trace."""
-    return _SECRET_WORD.search(key) is not None or key.lower() in _SECRET_NAMES
+    reaches a log, an error report or a trace (the rule: the module docstring)."""
+    parts = [part.lower() for part in _NAME_PART.findall(key)]
+    if not parts or parts[-1] in _NAMING_PARTS or parts[-2:] == _STATUS_CODE:
+        return False
+    return any(
+        part in _SECRET_PARTS or any(word in part for word in _SECRET_WORDS_IN_PARTS)
+        for part in parts
+    )
 
 
 def redact_value(key: str, value: Any) -> Any:

@@ -3,8 +3,8 @@
 One span per request, from FastAPI's instrumentation (named by method and route
 template, with status and duration), carrying two attributes of ours: `request.id`, the
 `X-Request-ID` of its response and log line, and `user.id`, the authenticated caller's id.
-Never a credential: no header is recorded, and a query string is masked as the logs
-mask it (log.py).
+Never a credential: no header is recorded, and a query string is masked by the logs'
+rule (log.py), pair by pair, in every attribute that holds a URL or a query.
 """
 
 from typing import Any
@@ -19,9 +19,14 @@ from opentelemetry.trace import Span, get_current_span
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .config import Settings
-from .log import redact_text
+from .log import redact_query
 
 REQUEST_ID_HEADER = b"x-request-id"
+# Where the instrumentation records a URL or its query, under the older semantic
+# conventions and the newer; it records them percent-decoded, so they are parsed here
+# rather than matched against the raw query string.
+URL_ATTRIBUTES = ("http.url", "http.target", "url.full")
+QUERY_ATTRIBUTES = ("url.query",)
 
 
 def add_tracing(
@@ -53,15 +58,25 @@ def add_tracing(
     return provider
 
 
-def mask_query(span: Span, scope: dict[str, Any]) -> None:
-    """Mask secrets in the query string wherever the instrumentation recorded it."""
-    query = scope.get("query_string", b"").decode("latin-1")
-    masked = redact_text(query)
-    if masked == query or not isinstance(span, ReadableSpan) or span.attributes is None:
+def mask_query(span: Span, _scope: dict[str, Any]) -> None:
+    """Mask secrets in the query wherever the instrumentation recorded it."""
+    if not isinstance(span, ReadableSpan) or span.attributes is None:
         return
-    for name, value in dict(span.attributes).items():
-        if isinstance(value, str) and query in value:
-            span.set_attribute(name, value.replace(query, masked))
+    recorded = dict(span.attributes)
+    for name in (*URL_ATTRIBUTES, *QUERY_ATTRIBUTES):
+        value = recorded.get(name)
+        if not isinstance(value, str):
+            continue
+        masked = redact_query(value) if name in QUERY_ATTRIBUTES else _masked_url(value)
+        if masked != value:
+            span.set_attribute(name, masked)
+
+
+def _masked_url(url: str) -> str:
+    # Decoded, the query may hold any character: everything after the first `?` is
+    # query (a fragment never reaches the server, so a `#` here came from `%23`).
+    path, question, query = url.partition("?")
+    return f"{path}{question}{redact_query(query)}" if question else url
 
 
 class SpanContextMiddleware:
