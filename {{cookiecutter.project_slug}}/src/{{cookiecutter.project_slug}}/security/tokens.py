@@ -9,10 +9,10 @@ token must be an access token for exactly this issuer and audience. Everything e
 `AccessClaims`.
 
 A token is also accepted in one spelling only, its canonical compact form: three
-base64url segments without padding, each the encoding of what it decodes to. Libraries
-are lenient there (python-jose takes a signature with `=` appended, both take a last
-character whose unused bits are set), and a token with several spellings is several
-tokens to whatever keys on its text: the cache of verified tokens, a blocklist, a log.
+base64url segments without padding, each the encoding of what it decodes to. JWT
+libraries are lenient there (a signature with `=` appended, a last character whose
+unused bits are set), and a token with several spellings is several tokens to whatever
+keys on its text: the cache of verified tokens, a blocklist, a log.
 """
 
 import base64
