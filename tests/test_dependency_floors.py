@@ -144,7 +144,9 @@ def test_generated_suite_passes_at_the_lower_bounds(lowest: InstalledRender) -> 
         RUN_TIMEOUT,
     )
 
-    assert re.search(r"Required test coverage of 9\d(\.\d+)?% reached", output), output[-2000:]
+    # Coverage is the matrix renders' concern (their `make test`); here, that the suite runs.
+    summary = output.strip().splitlines()[-1]
+    assert re.fullmatch(r"\d+ passed in .*", summary), output[-2000:]
 
 
 def test_generated_code_passes_mypy_strict_at_the_lower_bounds(lowest: InstalledRender) -> None:
