@@ -17,9 +17,10 @@ $(VENV)/.installed: requirements-dev.txt
 
 # Two workers (the CI machine's cores). loadscope keeps a module's, or a test class's,
 # tests on one worker: module fixtures are set up once, and the sqlite and postgresql
-# renders of the option matrix (two classes) run side by side.
+# renders of the option matrix (two classes) run side by side. --durations names the
+# slow tests in CI's log, to keep the run inside its time budget.
 test: venv
-	$(VENV)/bin/python -m pytest tests -n 2 --dist loadscope $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest tests -n 2 --dist loadscope --durations=15 $(PYTEST_ARGS)
 
 demo: venv
 	$(VENV)/bin/cookiecutter . --no-input --overwrite-if-exists --output-dir .demo
