@@ -1,13 +1,16 @@
 """Renders of the option matrix install, pass their own test suite and their own gates.
 
-Four renders cover database x use_redis, with the Docker files in half of them,
-`jwt_library=pyjwt` in half (python-jose, the default, in the others), and Sentry and
-OpenTelemetry in the postgresql + Redis one (each option's render test covers the rest). Those with
-`postgresql` run their suite against the local server (127.0.0.1:5432, or the one
-DATABASE_URL names; `.ci/run` starts it), on which the render's own conftest creates and
-drops a test database of its own. Those with `use_redis=yes` get a real Redis server of
-this test session's own, on a free port: the render's tests empty their Redis database
-before each test, and two suites (or someone else's) sharing one would break each other.
+Three renders here and a fourth in test_dependency_floors.py (postgresql without Redis,
+organizations on, passkeys off, installed at its lowest versions) cover each option's
+values: both databases with and without Redis, organizations with both databases and both
+Redis values, PyJWT in one render and python-jose (the default) in the others, the Docker
+files in two, and Sentry and OpenTelemetry in the postgresql + Redis one (each option's
+render test covers the rest). Those with `postgresql` run their suite against the local
+server (127.0.0.1:5432, or the one DATABASE_URL names; `.ci/run` starts it), on which the
+render's own conftest creates and drops a test database of its own. Those with
+`use_redis=yes` get a real Redis server of this test session's own, on a free port: the
+render's tests empty their Redis database before each test, and two suites (or someone
+else's) sharing one would break each other.
 Coverage is enforced by `make test` (pytest --cov with fail_under): its exit code covers it.
 
 Installing is the slow part: renders share one virtualenv per database, and each is
@@ -38,18 +41,24 @@ RUN_TIMEOUT = 1500
 LINT_TIMEOUT = 300
 REDIS_START_TIMEOUT = 30
 
-# PyJWT in one render of each database, python-jose (the default) in the other; the
-# observability options on in the render closest to a production deployment.
+# The default render first; the observability options in the render closest to a
+# production deployment.
 SUITE_MATRIX = [
     {"database": "sqlite", "use_redis": "no", "use_docker": "yes"},
-    {"database": "sqlite", "use_redis": "yes", "use_docker": "no", "jwt_library": "pyjwt"},
-    {"database": "postgresql", "use_redis": "no", "use_docker": "no", "jwt_library": "pyjwt"},
+    {
+        "database": "sqlite",
+        "use_redis": "yes",
+        "use_docker": "no",
+        "jwt_library": "pyjwt",
+        "multi_tenancy": "yes",
+    },
     {
         "database": "postgresql",
         "use_redis": "yes",
         "use_docker": "yes",
         "use_sentry": "yes",
         "use_opentelemetry": "yes",
+        "multi_tenancy": "yes",
     },
 ]
 
