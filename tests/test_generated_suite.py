@@ -37,7 +37,9 @@ import pytest
 from helpers import matrix_id, run_cookiecutter
 
 INSTALL_TIMEOUT = 900
-RUN_TIMEOUT = 1500
+# A render's whole suite takes 2-5 minutes on the CI machine; three times that is a hang,
+# and failing then leaves the run inside its 30 minutes.
+RUN_TIMEOUT = 900
 LINT_TIMEOUT = 300
 REDIS_START_TIMEOUT = 30
 
@@ -117,16 +119,22 @@ def run(
     timeout: int,
     extra_env: dict[str, str] | None = None,
 ) -> str:
-    """Run `command` in the render; fail the test with its output if it fails."""
-    completed = subprocess.run(  # noqa: S603 - fixed commands, no shell
-        list(command),
-        cwd=cwd,
-        env={**clean_environment(venv), **(extra_env or {})},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    """Run `command` in the render; fail the test with its output if it fails or hangs."""
+    try:
+        completed = subprocess.run(  # noqa: S603 - fixed commands, no shell
+            list(command),
+            cwd=cwd,
+            env={**clean_environment(venv), **(extra_env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as expired:
+        # The tail names the test file that never finished (pytest prints one per line).
+        printed = expired.output or b""
+        tail = printed.decode(errors="replace") if isinstance(printed, bytes) else printed
+        pytest.fail(f"{command} still running after {timeout} s; it printed:\n{tail[-4000:]}")
     output = completed.stdout + completed.stderr
     assert completed.returncode == 0, f"{command} exited {completed.returncode}:\n{output}"
     return output

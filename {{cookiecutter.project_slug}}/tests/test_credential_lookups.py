@@ -46,8 +46,15 @@ async def server(app: Any) -> AsyncIterator[str]:
     """The app (its lifespan already run by the `app` fixture) behind a real uvicorn."""
     port = free_port()
     # No WebSocket protocol: the app serves none, and loading one only imports websockets.
+    # A bounded shutdown: a crowd left half-answered by a failure must not hang the suite.
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, lifespan="off", log_config=None, ws="none"
+        app,
+        host="127.0.0.1",
+        port=port,
+        lifespan="off",
+        log_config=None,
+        ws="none",
+        timeout_graceful_shutdown=5,
     )
     served = uvicorn.Server(config)
     task = asyncio.create_task(served.serve())
