@@ -104,6 +104,20 @@ class Notice(Enum):
         f"If this was not you, someone else can act as you: {_RESET}.",
         cap=Bucket.MAIL_KEY_NOTICES,
     )
+{%- if cookiecutter.passkeys == "yes" %}
+    PASSKEY_ADDED = Wording(
+        "A passkey was added to your {project} account",
+        "A passkey named {passkey_name} was added to your account {username}: it logs in "
+        "without the password.",
+        "If this was not you, someone else can log in as you: {contact} at once; an "
+        "administrator can remove every passkey of the account.",
+    )
+    PASSKEY_REMOVED = Wording(
+        "A passkey was removed from your {project} account",
+        "A passkey of your account {username} was removed: it no longer logs in.",
+        f"If this was not you, someone else knows your password: {_RESET}.",
+    )
+{%- endif %}
     ACCOUNT_DELETED = Wording(
         "Your {project} account was deleted",
         "Your account {username} was deleted with everything it held. This cannot be undone.",
