@@ -121,9 +121,7 @@ class SoftwareAuthenticator:
         )
 
 
-def _client_data(
-    ceremony: str, challenge: str, origin: str, cross_origin: bool = False
-) -> bytes:
+def _client_data(ceremony: str, challenge: str, origin: str, cross_origin: bool = False) -> bytes:
     return json.dumps(
         {"type": ceremony, "challenge": challenge, "origin": origin, "crossOrigin": cross_origin},
         separators=(",", ":"),

@@ -36,7 +36,9 @@ async def register(
     """Register `authenticator`'s credential for the caller of `headers`; its listing."""
     options = await registration_options(client, headers)
     response = await client.post(
-        PASSKEYS_URL, headers=headers, json={"name": name, "credential": authenticator.create(options)}
+        PASSKEYS_URL,
+        headers=headers,
+        json={"name": name, "credential": authenticator.create(options)},
     )
     assert response.status_code == 201, response.text
     listed: dict[str, Any] = response.json()

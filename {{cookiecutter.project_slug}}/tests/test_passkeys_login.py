@@ -6,10 +6,11 @@ from typing import Any
 
 import pytest
 from httpx import AsyncClient
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from {{ cookiecutter.project_slug }}.db import utcnow
 from {{ cookiecutter.project_slug }}.passkeys.models import PasskeyChallenge
+from {{ cookiecutter.project_slug }}.purge import purge_expired
 from {{ cookiecutter.project_slug }}.services import Services
 
 from .audit_rows import audit_rows
@@ -186,7 +187,10 @@ async def test_a_signature_by_another_key_is_refused(
 ) -> None:
     authenticator, _, _ = await _enrolled(client, make_user)
     impostor = SoftwareAuthenticator()
-    impostor.credential_id, impostor.user_handle = authenticator.credential_id, authenticator.user_handle
+    impostor.credential_id, impostor.user_handle = (
+        authenticator.credential_id,
+        authenticator.user_handle,
+    )
     response = await passkey_login(client, impostor)
     assert response.status_code == 401
     assert "signature" in response.json()["detail"]
@@ -267,3 +271,21 @@ async def test_passkey_logins_are_limited_like_logins(client: AsyncClient) -> No
     assert answers == [200, 200, 429]
     refused = await client.post(TOKEN_URL, json={"credential": {}})
     assert refused.status_code == 429
+
+
+async def test_the_purge_deletes_expired_challenges_only(
+    client: AsyncClient, services: Services
+) -> None:
+    expired = (await login_options(client))["challenge"]
+    live = (await login_options(client))["challenge"]
+    async with services.sessionmaker() as db:
+        await db.execute(
+            update(PasskeyChallenge)
+            .where(PasskeyChallenge.challenge == expired)
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+        await db.commit()
+    counts = await purge_expired(services.engine, services.settings)
+    assert counts["passkey_challenges"] == 1
+    async with services.sessionmaker() as db:
+        assert list(await db.scalars(select(PasskeyChallenge.challenge))) == [live]

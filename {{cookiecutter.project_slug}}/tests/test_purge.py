@@ -40,7 +40,16 @@ from .conftest import CapturedLogs, UserFactory, bearer, login, make_settings
 LONG_AGO = timedelta(days=DEAD_KEY_DAYS + 1)
 # Past the grace, not yet past the retention of dead keys.
 A_WHILE_AGO = GRACE + timedelta(minutes=5)
-TABLES = ("refresh_tokens", "user_sessions", "action_tokens", "api_keys", "audit_events")
+TABLES = (
+    "refresh_tokens",
+    "user_sessions",
+    "action_tokens",
+    "api_keys",
+    "audit_events",
+{%- if cookiecutter.passkeys == "yes" %}
+    "passkey_challenges",
+{%- endif %}
+)
 REFRESH_URL = "/api/v1/auth/refresh"
 
 
@@ -178,6 +187,9 @@ async def test_purge_deletes_what_ended_and_keeps_what_lives(
         "action_tokens": 2,
         "api_keys": 2,
         "audit_events": 0,
+{%- if cookiecutter.passkeys == "yes" %}
+        "passkey_challenges": 0,
+{%- endif %}
     }
     assert await _ids(services, UserSession.id) == {live, just_logged_out, just_expired}
     assert await _ids(services, RefreshToken.token_hash) == {*live_tokens, just_logged_out_token}

@@ -3,7 +3,7 @@ so that a change its owner did not make does not go unnoticed.
 
 `Notice` is the one catalogue: each member states a notice's subject, what happened and
 what to do if it was not the owner; both parts of the mail are derived from it. A new
-notice (a passkey added or removed) is one more member.
+notice is one more member.
 
 A notice goes out only for a change that committed: a route queues it after the service
 call returned, and the services return only after their commit (a change that fails
