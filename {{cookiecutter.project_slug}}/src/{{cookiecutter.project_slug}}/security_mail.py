@@ -15,10 +15,18 @@ Which notices the mailer may drop is stated here, per notice (`Wording.cap`), no
 routes. A notice whose change its own flow already bounds is never dropped: otherwise a
 flood of other mail to the address (links, key notices) would silence exactly the notice
 an intruder wants unseen. Those flows are re-authentication, counted per user (password
+{%- if cookiecutter.passkeys == "yes" %}
+change, address change, two-factor on or off, a passkey's registration or removal,
+account deletion), one reset link a minute, and an administrator's act. "API key added"
+is the exception: anyone holding a bearer token can repeat it at will (create, revoke,
+create), so it counts against a per-address budget of its own, apart from the link
+mails', and crowds out nothing else.
+{%- else %}
 change, address change, two-factor on or off, account deletion), one reset link a
 minute, and an administrator's act. "API key added" is the exception: anyone holding a
 bearer token can repeat it at will (create, revoke, create), so it counts against a
 per-address budget of its own, apart from the link mails', and crowds out nothing else.
+{%- endif %}
 """
 
 import html
@@ -94,8 +102,14 @@ class Notice(Enum):
     )
     MFA_RESET = Wording(
         "An administrator turned off two-factor authentication for {project}",
+{%- if cookiecutter.passkeys == "yes" %}
+        "An administrator turned off two-factor authentication for your account "
+        "{username} and removed its passkeys, as is done when an authenticator is lost, "
+        "and ended its logins.",
+{%- else %}
         "An administrator turned off two-factor authentication for your account "
         "{username}, as is done when an authenticator is lost, and ended its logins.",
+{%- endif %}
         "If you did not ask for this, {contact} at once, and " + _RESET + ".",
     )
     API_KEY_CREATED = Wording(

@@ -165,7 +165,7 @@ async def reset(
     passkeys_removed = await remove_all_passkeys(db, user.id, actor_id=actor_id)
     if not turned_off and not passkeys_removed:
         await db.rollback()
-        raise ConflictError(f"{NOT_ON} for this user, and they have no passkey")
+        raise ConflictError(f"{NOT_ON} for this user")
 {%- else %}
     if not await _turn_off(db, user.id):
         await db.rollback()
