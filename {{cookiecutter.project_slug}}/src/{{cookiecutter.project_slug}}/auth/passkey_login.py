@@ -9,7 +9,7 @@ passkey's user when the credential is known, else the client's address.
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..audit.trail import Event, record, record_limited
@@ -68,6 +68,9 @@ async def log_in_with_passkey(
         await _failed(db, limiter, "invalid", subject=subject, client=client, passkey=passkey)
         raise InvalidCredentialsError(str(refused)) from None
     if not await _advance_counter(db, passkey, verified.new_sign_count):
+        if not await db.scalar(select(exists().where(Passkey.id == passkey.id))):
+            # Removed while this login was checked: as unknown as one never registered.
+            raise InvalidCredentialsError(UNKNOWN_PASSKEY)
         await _failed(db, limiter, "counter", subject=subject, client=client, passkey=passkey)
         raise InvalidCredentialsError(COUNTER_WENT_BACK)
     await check_may_log_in(
