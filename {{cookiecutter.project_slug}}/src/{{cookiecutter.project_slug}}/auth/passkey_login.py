@@ -2,9 +2,9 @@
 proves the device, and the device verified the person (user verification is required),
 so a passkey login is both factors: two-factor users need no code with it.
 
-A failure the caller could not simply repeat at will is an audit event,
-`passkey_login_failed` with a `reason`, bounded per subject like failed logins: the
-passkey's user when the credential is known, else the client's address.
+Each refusal after the challenge was spent is an audit event, `passkey_login_failed`
+with a `reason`, bounded per subject like failed logins: the passkey's user when the
+credential is known, else the client's address.
 """
 
 from typing import Any
