@@ -128,6 +128,7 @@ INDIRECT_NAMES = frozenset(
         "mdurl",
         "msgpack",
         "mypy_extensions",
+        "openssl",
         "opentelemetry",
         "opentelemetry_api",
         "packageurl",
