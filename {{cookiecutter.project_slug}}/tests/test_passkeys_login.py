@@ -6,9 +6,11 @@ from typing import Any
 
 import pytest
 from httpx import AsyncClient
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
 from {{ cookiecutter.project_slug }}.db import utcnow
+from {{ cookiecutter.project_slug }}.passkeys.ceremonies import CHALLENGE_LIFETIME
+from {{ cookiecutter.project_slug }}.passkeys.challenges import MAX_PENDING_LOGINS, Ceremony
 from {{ cookiecutter.project_slug }}.passkeys.models import PasskeyChallenge
 from {{ cookiecutter.project_slug }}.purge import purge_expired
 from {{ cookiecutter.project_slug }}.services import Services
@@ -16,7 +18,7 @@ from {{ cookiecutter.project_slug }}.services import Services
 from .audit_rows import audit_rows
 from .authenticator import SoftwareAuthenticator
 from .conftest import PASSWORD, UserFactory, bearer, login
-from .crowd import all_at_once, client_from, loopback
+from .crowd import all_at_once, client_from, loopback, retry_after
 from .passkeys import (
     COOKIE_LOGIN_URL,
     LOGIN_OPTIONS_URL,
@@ -289,3 +291,33 @@ async def test_the_purge_deletes_expired_challenges_only(
     assert counts["passkey_challenges"] == 1
     async with services.sessionmaker() as db:
         assert list(await db.scalars(select(PasskeyChallenge.challenge))) == [live]
+
+
+async def test_a_flood_of_login_options_is_capped(client: AsyncClient, services: Services) -> None:
+    now = utcnow()
+    async with services.sessionmaker() as db:
+        await db.execute(
+            insert(PasskeyChallenge),
+            [
+                {
+                    "challenge": f"flood-{number}",
+                    "ceremony": Ceremony.LOGIN.value,
+                    "expires_at": now + CHALLENGE_LIFETIME,
+                }
+                for number in range(MAX_PENDING_LOGINS)
+            ],
+        )
+        await db.commit()
+    refused = await client.post(LOGIN_OPTIONS_URL)
+    assert refused.status_code == 503
+    assert refused.json() == {"detail": "Too many passkey logins under way; retry shortly"}
+    assert retry_after(refused) == 60
+    async with services.sessionmaker() as db:
+        await db.execute(
+            update(PasskeyChallenge)
+            .where(PasskeyChallenge.challenge == "flood-0")
+            .values(expires_at=now - timedelta(seconds=1))
+        )
+        await db.commit()
+    # An expired challenge no longer counts, purged or not.
+    assert (await client.post(LOGIN_OPTIONS_URL)).status_code == 200
