@@ -27,6 +27,7 @@ USE_REDIS: str = json.loads(r'''{{ cookiecutter.use_redis | tojson }}''')
 JWT_LIBRARY: str = json.loads(r'''{{ cookiecutter.jwt_library | tojson }}''')
 USE_SENTRY: str = json.loads(r'''{{ cookiecutter.use_sentry | tojson }}''')
 USE_OPENTELEMETRY: str = json.loads(r'''{{ cookiecutter.use_opentelemetry | tojson }}''')
+PASSKEYS: str = json.loads(r'''{{ cookiecutter.passkeys | tojson }}''')
 # Every answer, and what cookiecutter adds: `_template` (as the user gave it), `_repo_dir`
 # (where it was read: the path, or cookiecutter's clone of a URL), `_checkout`. Under
 # cruft, `_commit` too.
@@ -44,6 +45,18 @@ REDIS_FILES = (
 )
 SENTRY_FILES = (Path("src") / PROJECT_SLUG / "sentry.py", Path("tests") / "test_sentry.py")
 TRACING_FILES = (Path("src") / PROJECT_SLUG / "tracing.py", Path("tests") / "test_tracing.py")
+PASSKEY_FILES = (
+    Path("src") / PROJECT_SLUG / "passkeys",
+    Path("src") / PROJECT_SLUG / "account" / "passkeys_router.py",
+    Path("src") / PROJECT_SLUG / "auth" / "passkey_login.py",
+    Path("src") / PROJECT_SLUG / "auth" / "passkey_router.py",
+    Path("src") / PROJECT_SLUG / "migrations" / "versions" / "0005b_passkeys.py",
+    Path("tests") / "authenticator.py",
+    Path("tests") / "passkeys.py",
+    Path("tests") / "test_passkeys_login.py",
+    Path("tests") / "test_passkeys_registration.py",
+    Path("docs") / "passkeys.md",
+)
 # The page on error reports and traces, for either observability option.
 OBSERVABILITY_PAGE = Path("docs") / "observability.md"
 # The python-jose module is in place; the PyJWT one replaces it when chosen.
@@ -140,6 +153,16 @@ def remove_observability_page() -> None:
     """Drop the page on error reports and traces when neither Sentry nor tracing was chosen."""
     if USE_SENTRY == "no" and USE_OPENTELEMETRY == "no":
         OBSERVABILITY_PAGE.unlink(missing_ok=True)
+
+
+def remove_passkey_files() -> None:
+    """Drop passkeys (WebAuthn) when they were not chosen."""
+    if PASSKEYS == "no":
+        for path in PASSKEY_FILES:
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
 
 
 def select_jwt_library() -> None:
@@ -298,6 +321,7 @@ def main() -> int:
     remove_sentry_files()
     remove_tracing_files()
     remove_observability_page()
+    remove_passkey_files()
     select_jwt_library()
     lock_note = write_uv_lock()
     cruft_note = write_cruft_state()

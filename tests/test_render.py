@@ -266,6 +266,52 @@ def test_render_without_redis_holds_no_redis_only_code_settings_or_words(bake: A
     assert "REDIS_URL" not in settings_fields(project)
 
 
+# What only a render with passkeys may hold: the option's words, its library, settings,
+# tables and routes.
+PASSKEY_WORDS = re.compile(r"passkey|webauthn|relying party|0005b", re.IGNORECASE)
+PASSKEY_FILES = (
+    Path("src") / DEFAULT_SLUG / "passkeys" / "ceremonies.py",
+    Path("src") / DEFAULT_SLUG / "account" / "passkeys_router.py",
+    Path("src") / DEFAULT_SLUG / "auth" / "passkey_router.py",
+    Path("src") / DEFAULT_SLUG / "migrations" / "versions" / "0005b_passkeys.py",
+    Path("tests") / "test_passkeys_login.py",
+    Path("tests") / "test_passkeys_registration.py",
+    Path("docs") / "passkeys.md",
+)
+PASSKEY_SETTINGS = {"WEBAUTHN_RP_ID", "WEBAUTHN_ORIGINS"}
+
+
+@pytest.mark.parametrize("passkeys", ["yes", "no"])
+def test_passkeys_are_all_there_or_leave_no_trace(bake: Any, passkeys: str) -> None:
+    result = bake(passkeys=passkeys)
+    assert result.exception is None, result.exception
+    project = result.project_path
+    mentions = sorted(
+        f"{path.relative_to(project)}: {match.group()}"
+        for path, text in text_files(project).items()
+        # cruft's record names every option; the lock lists what dependencies pull in.
+        if path.name not in {".cruft.json", "uv.lock"}
+        for match in PASSKEY_WORDS.finditer(text)
+    )
+    migration = project / "src" / DEFAULT_SLUG / "migrations" / "versions" / "0006_items.py"
+    items_parent = re.search(r'^down_revision: .* = "(.*)"$', migration.read_text(), re.M)
+    assert items_parent is not None
+
+    if passkeys == "yes":
+        assert all((project / path).is_file() for path in PASSKEY_FILES)
+        assert "webauthn" in dependency_names(project)
+        assert settings_fields(project) >= PASSKEY_SETTINGS
+        assert set(read_env(project / ".env.example")) >= PASSKEY_SETTINGS
+        assert items_parent.group(1) == "0005b"
+    else:
+        assert mentions == []
+        assert not (project / "src" / DEFAULT_SLUG / "passkeys").exists()
+        assert not any((project / path).exists() for path in PASSKEY_FILES)
+        assert not (project / "tests" / "authenticator.py").exists()
+        assert PASSKEY_SETTINGS & settings_fields(project) == set()
+        assert items_parent.group(1) == "0005"
+
+
 def test_env_example_points_at_the_chosen_stores(render: tuple[Path, dict[str, str]]) -> None:
     project, context = render
     example = read_env(project / ".env.example")

@@ -105,6 +105,10 @@ TABLES = (
     "api_keys",
     "audit_events",
     "items",
+{%- if cookiecutter.passkeys == "yes" %}
+    "passkey_challenges",
+    "passkeys",
+{%- endif %}
     "recovery_codes",
     "refresh_tokens",
     "totp_secrets",

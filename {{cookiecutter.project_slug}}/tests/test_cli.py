@@ -318,6 +318,9 @@ def test_set_role_is_kept_in_the_audit_trail_as_the_command_lines(
 
 NOTHING_TO_PURGE = (
     "refresh_tokens 0\nuser_sessions 0\naction_tokens 0\napi_keys 0\naudit_events 0\n"
+{%- if cookiecutter.passkeys == "yes" %}
+    "passkey_challenges 0\n"
+{%- endif %}
 )
 
 
@@ -350,6 +353,9 @@ def test_purge_deletes_expired_rows_and_prints_the_counts(
     out, err = capsys.readouterr()
     assert out == (
         "refresh_tokens 2\nuser_sessions 1\naction_tokens 0\napi_keys 0\naudit_events 0\n"
+{%- if cookiecutter.passkeys == "yes" %}
+        "passkey_challenges 0\n"
+{%- endif %}
     )
     assert err == ""
     assert cli.main(["purge"]) == 0

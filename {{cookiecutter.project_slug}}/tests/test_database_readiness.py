@@ -139,6 +139,9 @@ def test_sqlite_file_without_a_schema_is_migrated_on_start_up(tmp_path: Path) ->
     assert result.returncode == 0, result.stderr
     assert result.stdout == (
         "refresh_tokens 0\nuser_sessions 0\naction_tokens 0\napi_keys 0\naudit_events 0\n"
+{%- if cookiecutter.passkeys == "yes" %}
+        "passkey_challenges 0\n"
+{%- endif %}
     )
 
 

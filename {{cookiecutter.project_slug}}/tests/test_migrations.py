@@ -50,6 +50,10 @@ MODEL_TABLES = {
     "totp_secrets",
     "recovery_codes",
     "audit_events",
+{%- if cookiecutter.passkeys == "yes" %}
+    "passkeys",
+    "passkey_challenges",
+{%- endif %}
 }
 
 

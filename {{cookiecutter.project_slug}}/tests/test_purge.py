@@ -40,7 +40,18 @@ from .conftest import CapturedLogs, UserFactory, bearer, login, make_settings
 LONG_AGO = timedelta(days=DEAD_KEY_DAYS + 1)
 # Past the grace, not yet past the retention of dead keys.
 A_WHILE_AGO = GRACE + timedelta(minutes=5)
+{%- if cookiecutter.passkeys == "yes" %}
+TABLES = (
+    "refresh_tokens",
+    "user_sessions",
+    "action_tokens",
+    "api_keys",
+    "audit_events",
+    "passkey_challenges",
+)
+{%- else %}
 TABLES = ("refresh_tokens", "user_sessions", "action_tokens", "api_keys", "audit_events")
+{%- endif %}
 REFRESH_URL = "/api/v1/auth/refresh"
 
 
@@ -178,6 +189,9 @@ async def test_purge_deletes_what_ended_and_keeps_what_lives(
         "action_tokens": 2,
         "api_keys": 2,
         "audit_events": 0,
+{%- if cookiecutter.passkeys == "yes" %}
+        "passkey_challenges": 0,
+{%- endif %}
     }
     assert await _ids(services, UserSession.id) == {live, just_logged_out, just_expired}
     assert await _ids(services, RefreshToken.token_hash) == {*live_tokens, just_logged_out_token}
@@ -315,7 +329,11 @@ async def test_periodic_purge_runs_passes_and_survives_a_failing_one(
     assert "action_tokens" in failure["exc_info"]
     assert (
         "purged expired rows: 0 refresh_tokens, 0 user_sessions, 1 action_tokens, 0 api_keys, "
+{%- if cookiecutter.passkeys == "yes" %}
+        "0 audit_events, 0 passkey_challenges" in passes()
+{%- else %}
         "0 audit_events" in passes()
+{%- endif %}
     )
 
 

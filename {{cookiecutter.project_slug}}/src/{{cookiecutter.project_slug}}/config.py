@@ -94,6 +94,22 @@ def _refuse_weak_secret(name: str, secret: str, min_length: int = 0) -> None:
         raise ValueError(f"{name} must be at least {min_length} characters")
 
 
+{% if cookiecutter.passkeys == "yes" -%}
+def _bare(url: str) -> str:
+    """The origin of `url`: scheme and host (with a port), lower case, nothing after."""
+    parts = urlsplit(url.strip())
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _is_ip_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+{% endif -%}
 CommaList = Annotated[list[str], NoDecode, BeforeValidator(_split_list)]
 OptionalSecret = Annotated[SecretStr | None, BeforeValidator(_empty_means_unset)]
 OptionalEmail = Annotated[EmailStr | None, BeforeValidator(_empty_means_unset)]
@@ -380,6 +396,19 @@ class ObservabilitySettings(BaseModel):
 {%- endif %}
 
 
+{% if cookiecutter.passkeys == "yes" -%}
+class PasskeySettings(BaseModel):
+    """Passkeys (WebAuthn): the site a passkey belongs to and the pages that may use it
+    (passkeys/, docs/passkeys.md). Checked against each other in `Settings`."""
+
+    # The relying party ID: a domain, the host of every origin or a parent of them all.
+    # Empty: the host of FRONTEND_URL.
+    WEBAUTHN_RP_ID: Annotated[str | None, BeforeValidator(_empty_means_unset)] = None
+    # The origins of the pages that register and use passkeys. Empty: FRONTEND_URL's.
+    WEBAUTHN_ORIGINS: CommaList = []
+
+
+{% endif -%}
 class Settings(
     KeySettings,
     ApplicationSettings,
@@ -394,6 +423,9 @@ class Settings(
     HousekeepingSettings,
     HashingSettings,
     ObservabilitySettings,
+{%- if cookiecutter.passkeys == "yes" %}
+    PasskeySettings,
+{%- endif %}
     BaseSettings,
 ):
     model_config = SettingsConfigDict(
@@ -455,6 +487,47 @@ class Settings(
     @property
     def cookie_secure(self) -> bool:
         return self.is_production if self.COOKIE_SECURE is None else self.COOKIE_SECURE
+{%- if cookiecutter.passkeys == "yes" %}
+
+    @model_validator(mode="after")
+    def _passkey_site_holds(self) -> Self:
+        rp_id = self.webauthn_rp_id
+        if not rp_id or _is_ip_address(rp_id):
+            raise ValueError(
+                f"WEBAUTHN_RP_ID {rp_id!r} must be a domain name (browsers refuse IP addresses)"
+            )
+        for origin in self.webauthn_origins:
+            parts = urlsplit(origin)
+            host = parts.hostname or ""
+            bare = origin == _bare(origin) and parts.username is None
+            if parts.scheme not in ("http", "https") or not host or not bare:
+                raise ValueError(f"WEBAUTHN_ORIGINS entry {origin!r} is not a bare http(s) origin")
+            if parts.scheme == "http" and host != "localhost":
+                raise ValueError(
+                    f"WEBAUTHN_ORIGINS entry {origin!r}: browsers offer passkeys to https "
+                    "pages only (and http://localhost)"
+                )
+            if host != rp_id and not host.endswith("." + rp_id):
+                raise ValueError(
+                    f"WEBAUTHN_ORIGINS entry {origin!r} is not on WEBAUTHN_RP_ID {rp_id!r} "
+                    "or a subdomain of it"
+                )
+        return self
+
+    @property
+    def webauthn_rp_id(self) -> str:
+        """The passkeys' relying party ID: WEBAUTHN_RP_ID, else the host of FRONTEND_URL."""
+        if self.WEBAUTHN_RP_ID is not None:
+            return self.WEBAUTHN_RP_ID.strip().lower()
+        return urlsplit(self.FRONTEND_URL).hostname or ""
+
+    @property
+    def webauthn_origins(self) -> list[str]:
+        """The origins passkeys are used from: WEBAUTHN_ORIGINS, else FRONTEND_URL's."""
+        if self.WEBAUTHN_ORIGINS:
+            return list(self.WEBAUTHN_ORIGINS)
+        return [_bare(self.FRONTEND_URL)]
+{%- endif %}
 
 
 @lru_cache

@@ -10,12 +10,19 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from . import health
 from .account.closed import WRITE_ERRORS, handle_write_to_closed_account
+{%- if cookiecutter.passkeys == "yes" %}
+from .account.passkeys_router import router as passkeys_router
+{%- endif %}
 from .account.router import router as account_router
 from .account.sessions_router import router as sessions_router
 from .admin.router import router as admin_router
 from .api_keys.key_store import DatabaseApiKeyStore
 from .api_keys.router import router as api_keys_router
 from .auth.cookie_router import router as cookie_router
+{%- if cookiecutter.passkeys == "yes" %}
+from .auth.passkey_router import cookie_router as passkey_cookie_router
+from .auth.passkey_router import router as passkey_login_router
+{%- endif %}
 from .auth.router import login
 from .auth.router import router as auth_router
 from .bootstrap import ensure_first_admin
@@ -199,12 +206,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sessions_router,
         mfa_router,
         account_router,
+{%- if cookiecutter.passkeys == "yes" %}
+        passkeys_router,
+{%- endif %}
     )
     for router in protected:
         app.include_router(router, prefix=API_PREFIX)
     # /auth sets its own limits: RATE_LIMIT_LOGIN on the endpoints that take no token.
     app.include_router(auth_router, prefix=API_PREFIX)
     app.include_router(cookie_router, prefix=API_PREFIX)
+{%- if cookiecutter.passkeys == "yes" %}
+    app.include_router(passkey_login_router, prefix=API_PREFIX)
+    app.include_router(passkey_cookie_router, prefix=API_PREFIX)
+{%- endif %}
     app.include_router(health.router, prefix=API_PREFIX)
     describe_security(app, token_endpoint=login)
     add_docs(app, settings)

@@ -5,6 +5,9 @@ from .audit.models import AuditEvent
 from .db import Base
 from .items.models import Item
 from .mfa.models import RecoveryCode, TotpSecret
+{%- if cookiecutter.passkeys == "yes" %}
+from .passkeys.models import Passkey, PasskeyChallenge
+{%- endif %}
 from .users.models import ActionToken, RefreshToken, User, UserSession
 
 __all__ = [
@@ -13,6 +16,10 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Item",
+{%- if cookiecutter.passkeys == "yes" %}
+    "Passkey",
+    "PasskeyChallenge",
+{%- endif %}
     "RecoveryCode",
     "RefreshToken",
     "TotpSecret",

@@ -9,7 +9,8 @@ One pass (`purge_expired`) runs each rule of `PURGES`, one DELETE per table:
 - API keys revoked or expired more than `DEAD_KEY_DAYS` ago: until then an expired key
   still shows in its owner's list, and the id of a revoked key, named in the logs, still
   leads to its row (name, owner, scopes).
-- audit events older than AUDIT_RETENTION_DAYS.
+- audit events older than AUDIT_RETENTION_DAYS{% if cookiecutter.passkeys == "yes" %};
+- passkey challenges that expired unused.{% else %}.{% endif %}
 
 Sessions, refresh tokens and links go `GRACE` after they ended, not at once: a request that read a
 session just before it ended may still be writing a refresh token for it.
@@ -31,6 +32,9 @@ from .api_keys.models import ApiKey
 from .audit.models import AuditEvent
 from .config import Settings
 from .db import utcnow
+{%- if cookiecutter.passkeys == "yes" %}
+from .passkeys.models import PasskeyChallenge
+{%- endif %}
 from .users.models import ActionToken, RefreshToken, UserSession
 
 logger = logging.getLogger(__name__)
@@ -75,6 +79,13 @@ def long_dead_api_keys(now: datetime, _settings: Settings) -> Delete:
 def audit_events_past_retention(now: datetime, settings: Settings) -> Delete:
     cutoff = now - timedelta(days=settings.AUDIT_RETENTION_DAYS)
     return delete(AuditEvent).where(AuditEvent.created_at < cutoff)
+{%- if cookiecutter.passkeys == "yes" %}
+
+
+def expired_passkey_challenges(now: datetime, _settings: Settings) -> Delete:
+    # No grace: an expired challenge is refused anyway, whoever still holds it.
+    return delete(PasskeyChallenge).where(PasskeyChallenge.expires_at < now)
+{%- endif %}
 
 
 # Run in this order. A session's refresh tokens go just before the session, so they are
@@ -86,6 +97,9 @@ PURGES: tuple[PurgeRule, ...] = (
     used_or_expired_links,
     long_dead_api_keys,
     audit_events_past_retention,
+{%- if cookiecutter.passkeys == "yes" %}
+    expired_passkey_challenges,
+{%- endif %}
 )
 
 

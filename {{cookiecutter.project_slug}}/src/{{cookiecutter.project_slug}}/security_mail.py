@@ -3,7 +3,7 @@ so that a change its owner did not make does not go unnoticed.
 
 `Notice` is the one catalogue: each member states a notice's subject, what happened and
 what to do if it was not the owner; both parts of the mail are derived from it. A new
-notice (a passkey added or removed) is one more member.
+notice is one more member.
 
 A notice goes out only for a change that committed: a route queues it after the service
 call returned, and the services return only after their commit (a change that fails
@@ -15,10 +15,18 @@ Which notices the mailer may drop is stated here, per notice (`Wording.cap`), no
 routes. A notice whose change its own flow already bounds is never dropped: otherwise a
 flood of other mail to the address (links, key notices) would silence exactly the notice
 an intruder wants unseen. Those flows are re-authentication, counted per user (password
+{%- if cookiecutter.passkeys == "yes" %}
+change, address change, two-factor on or off, a passkey's registration or removal,
+account deletion), one reset link a minute, and an administrator's act. "API key added"
+is the exception: anyone holding a bearer token can repeat it at will (create, revoke,
+create), so it counts against a per-address budget of its own, apart from the link
+mails', and crowds out nothing else.
+{%- else %}
 change, address change, two-factor on or off, account deletion), one reset link a
 minute, and an administrator's act. "API key added" is the exception: anyone holding a
 bearer token can repeat it at will (create, revoke, create), so it counts against a
 per-address budget of its own, apart from the link mails', and crowds out nothing else.
+{%- endif %}
 """
 
 import html
@@ -94,8 +102,14 @@ class Notice(Enum):
     )
     MFA_RESET = Wording(
         "An administrator turned off two-factor authentication for {project}",
+{%- if cookiecutter.passkeys == "yes" %}
+        "An administrator turned off two-factor authentication for your account "
+        "{username} and removed its passkeys, as is done when an authenticator is lost, "
+        "and ended its logins.",
+{%- else %}
         "An administrator turned off two-factor authentication for your account "
         "{username}, as is done when an authenticator is lost, and ended its logins.",
+{%- endif %}
         "If you did not ask for this, {contact} at once, and " + _RESET + ".",
     )
     API_KEY_CREATED = Wording(
@@ -104,6 +118,20 @@ class Notice(Enum):
         f"If this was not you, someone else can act as you: {_RESET}.",
         cap=Bucket.MAIL_KEY_NOTICES,
     )
+{%- if cookiecutter.passkeys == "yes" %}
+    PASSKEY_ADDED = Wording(
+        "A passkey was added to your {project} account",
+        "A passkey named {passkey_name} was added to your account {username}: it logs in "
+        "without the password.",
+        "If this was not you, someone else can log in as you: {contact} at once; an "
+        "administrator can remove every passkey of the account.",
+    )
+    PASSKEY_REMOVED = Wording(
+        "A passkey was removed from your {project} account",
+        "A passkey of your account {username} was removed: it no longer logs in.",
+        f"If this was not you, someone else knows your password: {_RESET}.",
+    )
+{%- endif %}
     ACCOUNT_DELETED = Wording(
         "Your {project} account was deleted",
         "Your account {username} was deleted with everything it held. This cannot be undone.",

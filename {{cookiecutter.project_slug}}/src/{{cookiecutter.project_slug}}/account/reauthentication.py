@@ -1,17 +1,31 @@
 """Re-authentication: what a change to an account's security takes, stated once.
+{%- if cookiecutter.passkeys == "yes" %}
+
+Changing the password or the email address, turning two-factor authentication on or
+off, closing the account, starting a passkey's registration, removing a passkey, and an
+admin resetting someone's two-factor authentication all take:
+{%- else %}
 
 Changing the password or the email address, turning two-factor authentication on or
 off, closing the account, and an admin resetting someone's two-factor authentication
 all take:
+{%- endif %}
 
 - a bearer token or a cookie session, never an API key: a key lives in scripts and
   outlives the login it was made from, so holding one proves nothing about a person;
 - the caller's password, counted against RATE_LIMIT_LOGIN before it is checked;
 - with two-factor authentication on, a code (TOTP or recovery), which is spent, and
   counted against the cap on wrong codes before it is checked.
+{%- if cookiecutter.passkeys == "yes" %}
+
+Every route of such a change is in account/router.py (a passkey's in
+account/passkeys_router.py) and calls `reauthenticate` before its change. A wrong
+password or code is an audit event, `reauthentication_failed` naming
+{%- else %}
 
 Every route of such a change is in account/router.py and calls `reauthenticate` before
 its change. A wrong password or code is an audit event, `reauthentication_failed` naming
+{%- endif %}
 the factor that failed (never what was sent), bounded per account like failed logins.
 """
 

@@ -58,12 +58,33 @@ class Event(StrEnum):
     RECOVERY_CODE_USED = "recovery_code_used"
     ACCOUNT_DELETED = "account_deleted"
     REAUTHENTICATION_FAILED = "reauthentication_failed"
+{%- if cookiecutter.passkeys == "yes" %}
+    PASSKEY_ADDED = "passkey_added"
+    PASSKEY_REMOVED = "passkey_removed"
+    PASSKEY_LOGIN_FAILED = "passkey_login_failed"
+{%- endif %}
 
 
 # The only details a row may carry: identifiers and short facts. A new one is added
 # here, where a reviewer sees it; none may be named like a secret (log.names_a_secret,
 # a test checks).
+{%- if cookiecutter.passkeys == "yes" %}
+DETAIL_FIELDS = frozenset(
+    {
+        "by",
+        "factor",
+        "key_id",
+        "login",
+        "passkey_id",
+        "reason",
+        "remaining",
+        "role",
+        "session_id",
+    }
+)
+{%- else %}
 DETAIL_FIELDS = frozenset({"by", "factor", "key_id", "login", "remaining", "role", "session_id"})
+{%- endif %}
 MAX_DETAIL_LENGTH = 64
 MAX_ADDRESS_LENGTH = 64  # the column's length
 DetailValue = str | uuid.UUID

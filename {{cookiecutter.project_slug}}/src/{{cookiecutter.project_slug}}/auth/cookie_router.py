@@ -64,7 +64,7 @@ async def session_cookie_policy(request: Request, policy: CookiePolicyDep) -> Co
 SessionCookiePolicyDep = Annotated[CookiePolicy, Depends(session_cookie_policy)]
 
 
-def _start(
+def start_cookie_session(
     response: Response, services: Services, policy: CookiePolicy, pair: TokenPair
 ) -> CookieSession:
     """Set the three cookies for `pair`; the answer holds the CSRF token, no token."""
@@ -127,7 +127,7 @@ async def cookie_login(
         require_verified_email=services.settings.REQUIRE_VERIFIED_EMAIL,
     )
     pair = await sessions.open(db, user, frozenset(form.scopes), client_details(request))
-    return _start(response, services, policy, pair)
+    return start_cookie_session(response, services, policy, pair)
 
 
 @router.post("/refresh", dependencies=[Depends(limit_refresh)], responses=error_responses(401, 403))
@@ -154,7 +154,7 @@ async def cookie_refresh(
             raise HTTPException(status.HTTP_403_FORBIDDEN, detail=CSRF_REFUSED)
 
     pair = await sessions.refresh(db, refresh_token, check_session=check_csrf)
-    return _start(response, services, policy, pair)
+    return start_cookie_session(response, services, policy, pair)
 
 
 @router.post(

@@ -25,7 +25,7 @@ from ..security.identity import UserSnapshot
 from ..security.password_guard import PasswordGuard
 from ..security.passwords import MAX_PASSWORD_LENGTH, PasswordHasher, password_problem
 from ..security.principal_cache import PrincipalCache
-from ..security.rate_limit import Bucket
+from ..security.rate_limit import Bucket, RateLimiter
 from ..users import mailed_links
 from ..users import service as users_service
 from ..users.models import Purpose, User
@@ -97,12 +97,33 @@ async def log_in(
     if new_hash is not None:
         user.hashed_password = new_hash
         await db.commit()
+    await check_may_log_in(
+        db, passwords.limiter, user, client=client, require_verified_email=require_verified_email
+    )
+    if user.mfa_enabled:
+        # Last, so that no code is spent on a login refused for another reason. Guessing
+        # codes needs the password, and each guess was counted with it above.
+        await _check_second_factor(db, passwords, totp_secrets, user, otp, client)
+    record(db, Event.LOGIN_SUCCEEDED, user_id=user.id, client=client)
+    return user
+
+
+async def check_may_log_in(
+    db: AsyncSession,
+    limiter: RateLimiter,
+    user: User,
+    *,
+    client: str,
+    require_verified_email: bool,
+) -> None:
+    """Refuse a login of `user`, whose credential was right, when the account is
+    inactive (400) or its address unverified while REQUIRE_VERIFIED_EMAIL (403)."""
     if not user.is_active:
         await record_limited(
             db,
-            passwords.limiter,
+            limiter,
             Event.LOGIN_INACTIVE,
-            subject=account,
+            subject=f"user:{user.id}",
             user_id=user.id,
             client=client,
         )
@@ -110,12 +131,6 @@ async def log_in(
         raise AppError("Inactive user")
     if require_verified_email and not user.email_verified:
         raise EmailNotVerifiedError("Email address not verified")
-    if user.mfa_enabled:
-        # Last, so that no code is spent on a login refused for another reason. Guessing
-        # codes needs the password, and each guess was counted with it above.
-        await _check_second_factor(db, passwords, totp_secrets, user, otp, client)
-    record(db, Event.LOGIN_SUCCEEDED, user_id=user.id, client=client)
-    return user
 
 
 async def _check_second_factor(

@@ -17,6 +17,9 @@ from ..api_keys.service import revoke_all_keys
 from ..audit.trail import Event, record
 from ..db import utcnow
 from ..errors import AppError, ConflictError
+{%- if cookiecutter.passkeys == "yes" %}
+from ..passkeys.service import remove_all_passkeys
+{%- endif %}
 from ..security import totp
 from ..security.encryption import SecretBox, UndecryptableSecretError
 from ..security.identity import UserSnapshot
@@ -154,11 +157,20 @@ async def reset(
     db: AsyncSession, principals: PrincipalCache, user_id: uuid.UUID, *, actor_id: uuid.UUID
 ) -> UserSnapshot:
     """An admin turns a user's two-factor authentication off (a lost device, no recovery
-    code left); every login session of the user ends."""
+    code left){% if cookiecutter.passkeys == "yes" %} and removes their passkeys{% endif %}; every login session of the user ends."""
     user = await get_user(db, user_id)
+{%- if cookiecutter.passkeys == "yes" %}
+    turned_off = await _turn_off(db, user.id)
+    # A passkey is both factors at once: a lost device may be one, and goes with the rest.
+    passkeys_removed = await remove_all_passkeys(db, user.id, actor_id=actor_id)
+    if not turned_off and not passkeys_removed:
+        await db.rollback()
+        raise ConflictError(f"{NOT_ON} for this user")
+{%- else %}
     if not await _turn_off(db, user.id):
         await db.rollback()
         raise ConflictError(f"{NOT_ON} for this user")
+{%- endif %}
     await revoke_sessions(db, user.id)
     record(db, Event.MFA_RESET, user_id=user.id, actor_id=actor_id)
     await principals.commit_change(db, user.id)

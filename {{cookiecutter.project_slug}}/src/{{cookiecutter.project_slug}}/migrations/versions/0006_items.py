@@ -1,7 +1,7 @@
 """items, the example resource
 
 Revision ID: 0006
-Revises: 0005
+Revises: {{ "0005b" if cookiecutter.passkeys == "yes" else "0005" }}
 Create Date: 2026-12-07
 
 The example's table has a migration of its own, so that removing the example removes
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0005"
+down_revision: str | None = "{{ "0005b" if cookiecutter.passkeys == "yes" else "0005" }}"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,83 @@
+"""Logging in with a passkey: options, then the assertion, answered like a password
+login (`/auth/token`, or `/auth/cookie/login` for the cookie variant), through the same
+checks, limits and login sessions. Limited like login: RATE_LIMIT_LOGIN per address."""
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from ..errors import error_responses
+from ..passkeys import ceremonies, challenges
+from ..passkeys.challenges import Ceremony
+from ..passkeys.dependencies import RelyingPartyDep
+from ..passkeys.schemas import PasskeyLogin
+from ..security.clients import client_address, client_details
+from ..services import DbDep, ServicesDep
+from .cookie_router import CookiePolicyDep, CookieSession, cookie_policy, start_cookie_session
+from .passkey_login import log_in_with_passkey
+from .schemas import TokenPair
+from .service import LOGIN_ERRORS
+from .sessions import LoginSessionsDep
+from .throttling import limit_unauthenticated
+
+anonymous = [Depends(limit_unauthenticated)]
+router = APIRouter(prefix="/auth/passkey", tags=["auth"], dependencies=anonymous)
+# The cookie variant sits with the other cookie logins, behind the same origin checks.
+cookie_router = APIRouter(
+    prefix="/auth/cookie", tags=["auth"], dependencies=[Depends(cookie_policy), *anonymous]
+)
+
+
+@router.post("/options", responses=error_responses(503))
+async def login_options(party: RelyingPartyDep, db: DbDep) -> dict[str, Any]:
+    """`PublicKeyCredentialRequestOptionsJSON` for `parseRequestOptionsFromJSON`: naming
+    no user and no credential, so it tells nobody which accounts exist."""
+    options, challenge = ceremonies.authentication_options(party)
+    await challenges.issue(db, challenge, Ceremony.LOGIN)
+    return options
+
+
+@router.post("/token", responses=LOGIN_ERRORS)
+async def passkey_login(
+    request: Request,
+    data: PasskeyLogin,
+    party: RelyingPartyDep,
+    services: ServicesDep,
+    sessions: LoginSessionsDep,
+    db: DbDep,
+) -> TokenPair:
+    """The `/auth/token` answer for the browser's `credential.toJSON()` of an assertion
+    made from /auth/passkey/options; no two-factor code is asked for."""
+    user = await log_in_with_passkey(
+        db,
+        services.limiter,
+        party,
+        credential=data.credential,
+        client=client_address(request),
+        require_verified_email=services.settings.REQUIRE_VERIFIED_EMAIL,
+    )
+    return await sessions.open(db, user, frozenset(), client_details(request))
+
+
+@cookie_router.post("/passkey", responses=LOGIN_ERRORS)
+async def cookie_passkey_login(
+    request: Request,
+    response: Response,
+    data: PasskeyLogin,
+    policy: CookiePolicyDep,
+    party: RelyingPartyDep,
+    services: ServicesDep,
+    sessions: LoginSessionsDep,
+    db: DbDep,
+) -> CookieSession:
+    """/auth/passkey/token, with the tokens in HttpOnly cookies as /auth/cookie/login sets them."""
+    user = await log_in_with_passkey(
+        db,
+        services.limiter,
+        party,
+        credential=data.credential,
+        client=client_address(request),
+        require_verified_email=services.settings.REQUIRE_VERIFIED_EMAIL,
+    )
+    pair = await sessions.open(db, user, frozenset(), client_details(request))
+    return start_cookie_session(response, services, policy, pair)

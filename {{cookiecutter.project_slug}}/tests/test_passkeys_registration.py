@@ -1,0 +1,330 @@
+"""Registering, listing and removing passkeys (contract: Passkeys), with real attestation
+from a software authenticator; and the settings that name the site passkeys belong to."""
+
+import os
+from typing import Any
+
+import pytest
+from httpx import AsyncClient
+from pydantic import ValidationError
+from webauthn.helpers import bytes_to_base64url
+
+from {{ cookiecutter.project_slug }}.db import utcnow
+from {{ cookiecutter.project_slug }}.passkeys.ceremonies import CHALLENGE_LIFETIME
+from {{ cookiecutter.project_slug }}.passkeys.challenges import Ceremony
+from {{ cookiecutter.project_slug }}.passkeys.models import PasskeyChallenge
+from {{ cookiecutter.project_slug }}.passkeys.service import MAX_PASSKEYS_PER_USER
+from {{ cookiecutter.project_slug }}.security.scopes import Role
+from {{ cookiecutter.project_slug }}.services import Services
+
+from .audit_rows import audit_rows
+from .authenticator import SoftwareAuthenticator
+from .conftest import PASSWORD, MailBox, UserFactory, bearer, login, make_settings
+from .crowd import all_at_once, client_from, loopback
+from .passkeys import (
+    PASSKEYS_URL,
+    REGISTRATION_OPTIONS_URL,
+    passkey_login,
+    register,
+    registration_options,
+)
+
+CHALLENGE_REFUSED = "Passkey challenge unknown, already used or expired; ask for new options"
+
+
+@pytest.fixture
+def settings_overrides(smtp_settings: dict[str, Any]) -> dict[str, Any]:
+    return smtp_settings
+
+
+async def _user(client: AsyncClient, make_user: UserFactory) -> tuple[Any, dict[str, str]]:
+    user = await make_user()
+    return user, bearer(await login(client, user.username))
+
+
+async def _add(
+    client: AsyncClient, headers: dict[str, str], credential: dict[str, Any], name: str = "Laptop"
+) -> Any:
+    return await client.post(
+        PASSKEYS_URL, headers=headers, json={"name": name, "credential": credential}
+    )
+
+
+async def _remove(client: AsyncClient, headers: dict[str, str], passkey_id: str) -> Any:
+    return await client.request(
+        "DELETE",
+        f"{PASSKEYS_URL}/{passkey_id}",
+        headers=headers,
+        json={"current_password": PASSWORD},
+    )
+
+
+async def test_registration_options_ask_for_a_discoverable_verified_passkey(
+    client: AsyncClient, make_user: UserFactory
+) -> None:
+    user, headers = await _user(client, make_user)
+    options = await registration_options(client, headers)
+    assert options["rp"] == {"name": "Secure API", "id": "localhost"}
+    assert options["user"]["name"] == user.username
+    assert options["authenticatorSelection"]["residentKey"] == "required"
+    assert options["authenticatorSelection"]["userVerification"] == "required"
+    assert options["excludeCredentials"] == []
+    assert options["timeout"] == 300_000
+
+
+async def test_a_registered_passkey_is_listed_without_key_material(
+    client: AsyncClient, make_user: UserFactory, services: Services, mailbox: MailBox
+) -> None:
+    user, headers = await _user(client, make_user)
+    authenticator = SoftwareAuthenticator()
+    created = await register(client, headers, authenticator, name="Phone")
+    assert set(created) == {"id", "name", "created_at", "last_used_at"}
+    assert created["name"] == "Phone"
+    assert created["last_used_at"] is None
+    listed = await client.get(PASSKEYS_URL, headers=headers)
+    assert listed.json() == [created]
+    options = await registration_options(client, headers)
+    [excluded] = options["excludeCredentials"]
+    assert excluded["id"] == authenticator.create(options)["id"]
+    [event] = await audit_rows(services, event="passkey_added", user_id=user.id)
+    assert event.details == {"passkey_id": created["id"]}
+    [notice] = [message for message in mailbox.messages if message["To"] == user.email]
+    assert notice["Subject"] == "A passkey was added to your Secure API account"
+
+
+async def test_registration_options_need_the_password(
+    client: AsyncClient, make_user: UserFactory
+) -> None:
+    _, headers = await _user(client, make_user)
+    response = await client.post(
+        REGISTRATION_OPTIONS_URL, headers=headers, json={"current_password": "not it at all"}
+    )
+    assert response.status_code == 400
+    assert response.json() == {"detail": "Current password is incorrect"}
+
+
+async def test_an_api_key_cannot_ask_for_registration_options(
+    client: AsyncClient, make_user: UserFactory
+) -> None:
+    _, headers = await _user(client, make_user)
+    created = await client.post(
+        "/api/v1/api-keys", headers=headers, json={"name": "ci", "scopes": ["users:write"]}
+    )
+    assert created.status_code == 201, created.text
+    response = await client.post(
+        REGISTRATION_OPTIONS_URL,
+        headers={"X-API-Key": created.json()["key"]},
+        json={"current_password": PASSWORD},
+    )
+    assert response.status_code == 401
+    assert (
+        await client.get(PASSKEYS_URL, headers={"X-API-Key": created.json()["key"]})
+    ).status_code == 401
+
+
+async def test_a_registration_challenge_works_once(
+    client: AsyncClient, make_user: UserFactory
+) -> None:
+    _, headers = await _user(client, make_user)
+    options = await registration_options(client, headers)
+    assert (await _add(client, headers, SoftwareAuthenticator().create(options))).status_code == 201
+    replayed = await _add(client, headers, SoftwareAuthenticator().create(options))
+    assert replayed.status_code == 400
+    assert replayed.json() == {"detail": CHALLENGE_REFUSED}
+
+
+async def test_another_users_registration_challenge_is_refused(
+    client: AsyncClient, make_user: UserFactory
+) -> None:
+    _, headers = await _user(client, make_user)
+    _, intruder = await _user(client, make_user)
+    options = await registration_options(client, headers)
+    response = await _add(client, intruder, SoftwareAuthenticator().create(options))
+    assert response.status_code == 400
+    assert response.json() == {"detail": CHALLENGE_REFUSED}
+    # The owner's challenge is still there for the owner.
+    assert (await _add(client, headers, SoftwareAuthenticator().create(options))).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("creation", "reason"),
+    [
+        ({"origin": "https://evil.example"}, "origin"),
+        ({"rp_id": "example.com"}, "RP ID"),
+        ({"user_verified": False}, "verif"),
+    ],
+)
+async def test_a_credential_for_another_site_or_unverified_is_refused(
+    client: AsyncClient, make_user: UserFactory, creation: dict[str, Any], reason: str
+) -> None:
+    _, headers = await _user(client, make_user)
+    options = await registration_options(client, headers)
+    response = await _add(client, headers, SoftwareAuthenticator().create(options, **creation))
+    assert response.status_code == 400
+    assert reason in response.json()["detail"]
+    assert (await client.get(PASSKEYS_URL, headers=headers)).json() == []
+
+
+async def test_a_malformed_credential_is_refused(
+    client: AsyncClient, make_user: UserFactory
+) -> None:
+    _, headers = await _user(client, make_user)
+    await registration_options(client, headers)
+    response = await _add(client, headers, {"id": "x", "response": "nothing"})
+    assert response.status_code == 400
+    assert response.json() == {"detail": "Malformed passkey credential"}
+
+
+async def test_a_passkey_registered_twice_is_refused(
+    client: AsyncClient, make_user: UserFactory
+) -> None:
+    _, headers = await _user(client, make_user)
+    authenticator = SoftwareAuthenticator()
+    await register(client, headers, authenticator)
+    options = await registration_options(client, headers)
+    response = await _add(client, headers, authenticator.create(options))
+    assert response.status_code == 409
+    assert response.json() == {"detail": "This passkey is already registered"}
+
+
+async def test_the_cap_on_passkeys_holds_for_a_crowd(
+    app: Any, client: AsyncClient, make_user: UserFactory, services: Services
+) -> None:
+    user, headers = await _user(client, make_user)
+    template = await registration_options(client, headers)
+    # Challenges issued to the user one by one, as if from as many earlier requests.
+    challenges = [bytes_to_base64url(os.urandom(32)) for _ in range(MAX_PASSKEYS_PER_USER + 4)]
+    async with services.sessionmaker() as db:
+        db.add_all(
+            PasskeyChallenge(
+                challenge=challenge,
+                ceremony=Ceremony.REGISTRATION.value,
+                user_id=user.id,
+                expires_at=utcnow() + CHALLENGE_LIFETIME,
+            )
+            for challenge in challenges
+        )
+        await db.commit()
+    bodies = [
+        {
+            "name": f"Key {number}",
+            "credential": SoftwareAuthenticator().create({**template, "challenge": challenge}),
+        }
+        for number, challenge in enumerate(challenges)
+    ]
+    crowd = [client_from(app, loopback(number)) for number in range(len(bodies))]
+    try:
+        answers = await all_at_once(
+            [
+                lambda http=http, body=body: http.post(PASSKEYS_URL, headers=headers, json=body)
+                for http, body in zip(crowd, bodies, strict=True)
+            ]
+        )
+    finally:
+        for http in crowd:
+            await http.aclose()
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses == [201] * MAX_PASSKEYS_PER_USER + [400] * 4
+    refused = {answer.json()["detail"] for answer in answers if answer.status_code == 400}
+    assert refused == {f"At most {MAX_PASSKEYS_PER_USER} passkeys per user; remove one first"}
+    assert len((await client.get(PASSKEYS_URL, headers=headers)).json()) == MAX_PASSKEYS_PER_USER
+
+
+async def test_removing_a_passkey_needs_the_password_and_is_mailed(
+    client: AsyncClient, make_user: UserFactory, services: Services, mailbox: MailBox
+) -> None:
+    user, headers = await _user(client, make_user)
+    created = await register(client, headers, SoftwareAuthenticator())
+    wrong = await client.request(
+        "DELETE",
+        f"{PASSKEYS_URL}/{created['id']}",
+        headers=headers,
+        json={"current_password": "not it at all"},
+    )
+    assert wrong.status_code == 400
+    assert (await _remove(client, headers, created["id"])).status_code == 204
+    assert (await client.get(PASSKEYS_URL, headers=headers)).json() == []
+    [event] = await audit_rows(services, event="passkey_removed", user_id=user.id)
+    assert event.details == {"passkey_id": created["id"]}
+    subjects = [message["Subject"] for message in mailbox.messages if message["To"] == user.email]
+    assert "A passkey was removed from your Secure API account" in subjects
+
+
+async def test_another_users_passkey_is_not_found(
+    client: AsyncClient, make_user: UserFactory
+) -> None:
+    _, headers = await _user(client, make_user)
+    created = await register(client, headers, SoftwareAuthenticator())
+    _, intruder = await _user(client, make_user)
+    response = await _remove(client, intruder, created["id"])
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Passkey not found"}
+    assert (await client.get(PASSKEYS_URL, headers=intruder)).json() == []
+    assert len((await client.get(PASSKEYS_URL, headers=headers)).json()) == 1
+
+
+async def test_an_admin_reset_removes_the_users_passkeys(
+    client: AsyncClient, make_user: UserFactory, services: Services
+) -> None:
+    user, headers = await _user(client, make_user)
+    authenticator = SoftwareAuthenticator()
+    await register(client, headers, authenticator)
+    admin = await make_user(Role.ADMIN)
+    admin_headers = bearer(await login(client, admin.username))
+    reset = await client.request(
+        "DELETE",
+        f"/api/v1/admin/users/{user.id}/mfa",
+        headers=admin_headers,
+        json={"current_password": PASSWORD},
+    )
+    assert reset.status_code == 204, reset.text
+    assert (await passkey_login(client, authenticator)).status_code == 401
+    [event] = await audit_rows(services, event="passkey_removed", user_id=user.id)
+    assert event.actor_id == admin.id
+    again = await client.request(
+        "DELETE",
+        f"/api/v1/admin/users/{user.id}/mfa",
+        headers=admin_headers,
+        json={"current_password": PASSWORD},
+    )
+    assert again.status_code == 409
+
+
+async def test_passkeys_end_with_their_account(client: AsyncClient, make_user: UserFactory) -> None:
+    _, headers = await _user(client, make_user)
+    authenticator = SoftwareAuthenticator()
+    await register(client, headers, authenticator)
+    closed = await client.request(
+        "DELETE", "/api/v1/users/me", headers=headers, json={"current_password": PASSWORD}
+    )
+    assert closed.status_code == 204, closed.text
+    response = await passkey_login(client, authenticator)
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Unknown passkey"}
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        ({"WEBAUTHN_RP_ID": "example.com"}, "WEBAUTHN_ORIGINS entry 'http://localhost:3000'"),
+        ({"WEBAUTHN_ORIGINS": "https://app.example.org"}, "WEBAUTHN_ORIGINS entry"),
+        ({"WEBAUTHN_RP_ID": "127.0.0.1"}, "WEBAUTHN_RP_ID"),
+        ({"FRONTEND_URL": "http://app.example.com"}, "https"),
+        ({"WEBAUTHN_ORIGINS": "https://example.com/login"}, "bare"),
+    ],
+)
+def test_a_passkey_site_browsers_would_refuse_stops_the_start(
+    db_url: str, settings: dict[str, str], named: str
+) -> None:
+    with pytest.raises(ValidationError, match=named):
+        make_settings(db_url, **settings)
+
+
+def test_passkeys_may_serve_subdomains_of_their_rp_id(db_url: str) -> None:
+    settings = make_settings(
+        db_url,
+        WEBAUTHN_RP_ID="example.com",
+        WEBAUTHN_ORIGINS="https://app.example.com,https://example.com",
+    )
+    assert settings.webauthn_rp_id == "example.com"
+    assert settings.webauthn_origins == ["https://app.example.com", "https://example.com"]
