@@ -5,6 +5,9 @@ from .audit.models import AuditEvent
 from .db import Base
 from .items.models import Item
 from .mfa.models import RecoveryCode, TotpSecret
+{%- if cookiecutter.multi_tenancy == "yes" %}
+from .tenancy.models import Invitation, Membership, Organization
+{%- endif %}
 from .users.models import ActionToken, RefreshToken, User, UserSession
 
 __all__ = [
@@ -12,7 +15,14 @@ __all__ = [
     "ApiKey",
     "AuditEvent",
     "Base",
+{%- if cookiecutter.multi_tenancy == "yes" %}
+    "Invitation",
+{%- endif %}
     "Item",
+{%- if cookiecutter.multi_tenancy == "yes" %}
+    "Membership",
+    "Organization",
+{%- endif %}
     "RecoveryCode",
     "RefreshToken",
     "TotpSecret",
