@@ -24,6 +24,8 @@ from .organizations import (
 )
 
 REFRESH_URL = "/api/v1/auth/refresh"
+COOKIE_LOGIN_URL = "/api/v1/auth/cookie/login"
+COOKIE_REFRESH_URL = "/api/v1/auth/cookie/refresh"
 NOT_A_MEMBER = {"detail": "Not a member of this organization"}
 LAST_OWNER = {"detail": "An organization keeps at least one owner"}
 OWNER_RACE_ROUNDS = 5
@@ -367,3 +369,30 @@ async def test_a_platform_admin_is_no_member_and_reads_no_organization(
     ):
         response = await client.get(url, headers=admin)
         assert response.status_code == 403
+
+
+async def test_a_cookie_session_binds_and_switches_like_a_bearer_one(
+    client: AsyncClient, make_user: UserFactory
+) -> None:
+    user = await make_user()
+    own = (
+        await client.get(ORGANIZATIONS_URL, headers=bearer(await login(client, user.username)))
+    ).json()
+    other = await create_organization(client, bearer(await login(client, user.username)))
+    form = {"username": user.username, "password": PASSWORD, "organization": own[0]["slug"]}
+
+    logged_in = await client.post(COOKIE_LOGIN_URL, data=form)
+    csrf = {"X-CSRF-Token": logged_in.json()["csrf_token"]}
+    created = await client.post(ITEMS_URL, headers=csrf, json={"title": "in mine"})
+    switched = await client.post(
+        COOKIE_REFRESH_URL, headers=csrf, json={"organization_id": other["id"]}
+    )
+    csrf = {"X-CSRF-Token": switched.json()["csrf_token"]}
+    listed = (await client.get(ITEMS_URL)).json()
+    refused = await client.post(
+        COOKIE_REFRESH_URL, headers=csrf, json={"organization_id": str(uuid.uuid4())}
+    )
+
+    assert (logged_in.status_code, created.status_code, switched.status_code) == (200, 201, 200)
+    assert listed["total"] == 0
+    assert (refused.status_code, refused.json()) == (403, NOT_A_MEMBER)
