@@ -16,9 +16,12 @@ import pytest
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 from httpx import AsyncClient
+from sqlalchemy import select
 
+from {{ cookiecutter.project_slug }}.items.models import Item
 from {{ cookiecutter.project_slug }}.security.scopes import TENANT_SCOPES, OrganizationRole, Role
 from {{ cookiecutter.project_slug }}.services import Services
+from {{ cookiecutter.project_slug }}.tenancy.scoping import CrossTenantWriteError, current_organization
 
 from .conftest import UserFactory, bearer, login
 from .organizations import (
@@ -171,3 +174,26 @@ async def test_a_token_bound_to_no_organization_reaches_no_tenant_route(
         response = await client.request(method, url, headers=headers, json=body)
         assert response.status_code in (403, 404), f"{method} {url}: {response.status_code}"
         assert not any(value in response.text for value in tenants.ids())
+
+
+async def test_a_query_that_forgets_the_organization_is_scoped_all_the_same(
+    services: Services, tenants: Tenants
+) -> None:
+    a = uuid.UUID(tenants.a["id"])
+    owner = uuid.UUID(tenants.a_item["owner_id"])
+    bound = current_organization.set(a)
+    try:
+        async with services.sessionmaker() as db:
+            unfiltered = (await db.scalars(select(Item))).all()
+            db.add(Item(title="stray", owner_id=owner, organization_id=uuid.uuid4()))
+            with pytest.raises(CrossTenantWriteError):
+                await db.flush()
+        async with services.sessionmaker() as db:
+            stamped = Item(title="stamped", owner_id=owner)
+            db.add(stamped)
+            await db.commit()
+    finally:
+        current_organization.reset(bound)
+
+    assert [item.id for item in unfiltered] == [uuid.UUID(tenants.a_item["id"])]
+    assert stamped.organization_id == a
