@@ -28,6 +28,7 @@ JWT_LIBRARY: str = json.loads(r'''{{ cookiecutter.jwt_library | tojson }}''')
 USE_SENTRY: str = json.loads(r'''{{ cookiecutter.use_sentry | tojson }}''')
 USE_OPENTELEMETRY: str = json.loads(r'''{{ cookiecutter.use_opentelemetry | tojson }}''')
 PASSKEYS: str = json.loads(r'''{{ cookiecutter.passkeys | tojson }}''')
+MULTI_TENANCY: str = json.loads(r'''{{ cookiecutter.multi_tenancy | tojson }}''')
 # Every answer, and what cookiecutter adds: `_template` (as the user gave it), `_repo_dir`
 # (where it was read: the path, or cookiecutter's clone of a URL), `_checkout`. Under
 # cruft, `_commit` too.
@@ -56,6 +57,23 @@ PASSKEY_FILES = (
     Path("tests") / "test_passkeys_login.py",
     Path("tests") / "test_passkeys_registration.py",
     Path("docs") / "passkeys.md",
+)
+TENANCY_PACKAGES = (
+    Path("src") / PROJECT_SLUG / "tenancy",
+    Path("src") / PROJECT_SLUG / "organizations",
+)
+TENANCY_FILES = (
+    Path("src") / PROJECT_SLUG / "migrations" / "versions" / "0005a_organizations.py",
+    Path("tests") / "organizations.py",
+    Path("tests") / "test_organizations.py",
+    Path("tests") / "test_invitations.py",
+    Path("tests") / "test_tenant_isolation.py",
+    Path("docs") / "organizations.md",
+)
+# PostgreSQL's row-level security, in a render with organizations on PostgreSQL.
+ROW_SECURITY_FILES = (
+    Path("src") / PROJECT_SLUG / "tenancy" / "row_security.py",
+    Path("tests") / "test_row_security.py",
 )
 # The page on error reports and traces, for either observability option.
 OBSERVABILITY_PAGE = Path("docs") / "observability.md"
@@ -146,6 +164,19 @@ def remove_tracing_files() -> None:
     """Drop the OpenTelemetry tracing when it was not chosen."""
     if USE_OPENTELEMETRY == "no":
         for path in TRACING_FILES:
+            path.unlink(missing_ok=True)
+
+
+def remove_tenancy_files() -> None:
+    """Drop organizations and everything tenant-owned when multi-tenancy was not chosen,
+    and row-level security when the database has none."""
+    if MULTI_TENANCY == "no":
+        for package in TENANCY_PACKAGES:
+            shutil.rmtree(package, ignore_errors=True)
+        for path in TENANCY_FILES:
+            path.unlink(missing_ok=True)
+    if MULTI_TENANCY == "no" or DATABASE != "postgresql":
+        for path in ROW_SECURITY_FILES:
             path.unlink(missing_ok=True)
 
 
@@ -322,6 +353,7 @@ def main() -> int:
     remove_tracing_files()
     remove_observability_page()
     remove_passkey_files()
+    remove_tenancy_files()
     select_jwt_library()
     lock_note = write_uv_lock()
     cruft_note = write_cruft_state()

@@ -20,7 +20,8 @@ DOCKER_FILES = ("Dockerfile", "compose.yaml", ".dockerignore")
 OBSERVABILITY = list(product(("no", "yes"), ("no", "yes")))
 # Every combination of the stores and Docker (database, use_redis, use_docker), each with
 # the next observability combination: each database renders all four, and the matrix
-# stays at eight renders (jwt_library has tests of its own).
+# stays at eight renders (jwt_library has tests of its own). Organizations come with the
+# renders without Docker: each database, with and without Redis, renders them.
 OPTION_MATRIX = [
     {
         "database": database,
@@ -28,6 +29,7 @@ OPTION_MATRIX = [
         "use_docker": use_docker,
         "use_sentry": use_sentry,
         "use_opentelemetry": use_opentelemetry,
+        "multi_tenancy": "yes" if use_docker == "no" else "no",
     }
     for (database, use_redis, use_docker), (use_sentry, use_opentelemetry) in zip(
         product(("sqlite", "postgresql"), ("no", "yes"), ("yes", "no")),

@@ -241,3 +241,25 @@ def test_render_without_uv_succeeds_and_says_there_is_no_lock(
     assert notes == [
         "uv.lock was not made: uv is not on PATH (pip works too; `uv lock` makes it later)."
     ]
+
+
+# What the post-gen hook keeps only in a render with organizations.
+TENANCY_PATHS = (
+    "src/secure_api/tenancy",
+    "src/secure_api/organizations",
+    "src/secure_api/migrations/versions/0005a_organizations.py",
+    "tests/organizations.py",
+    "tests/test_organizations.py",
+    "tests/test_invitations.py",
+    "docs/organizations.md",
+)
+
+
+@pytest.mark.parametrize("multi_tenancy", ["no", "yes"])
+def test_tenancy_files_exist_only_when_chosen(tmp_path: Path, multi_tenancy: str) -> None:
+    run = run_cookiecutter(tmp_path, {"multi_tenancy": multi_tenancy})
+    assert run.returncode == 0, run.stderr
+
+    present = [path for path in TENANCY_PATHS if (run.project / path).exists()]
+
+    assert present == (list(TENANCY_PATHS) if multi_tenancy == "yes" else [])

@@ -312,6 +312,29 @@ def test_passkeys_are_all_there_or_leave_no_trace(bake: Any, passkeys: str) -> N
         assert items_parent.group(1) == "0005"
 
 
+# What only a render with organizations may hold: the option's name, its tables, its
+# words in code and prose (`org` the claim, not a domain's `.org`).
+TENANCY_WORDS = re.compile(
+    r"tenan|organi[sz]ation|membership|invitation|multi_tenancy|(?<![.\w])org\b",
+    re.IGNORECASE,
+)
+TENANCY_WORDS_UNCHECKED = {".cruft.json", "uv.lock"}
+
+
+def test_render_without_organizations_holds_no_trace_of_them(bake: Any) -> None:
+    result = bake(multi_tenancy="no")
+    assert result.exception is None, result.exception
+    project = result.project_path
+    mentions = sorted(
+        f"{path.relative_to(project)}: {match.group()}"
+        for path, text in text_files(project).items()
+        if path.name not in TENANCY_WORDS_UNCHECKED
+        for match in TENANCY_WORDS.finditer(f"{path.relative_to(project)}\n{text}")
+    )
+
+    assert mentions == []
+
+
 def test_env_example_points_at_the_chosen_stores(render: tuple[Path, dict[str, str]]) -> None:
     project, context = render
     example = read_env(project / ".env.example")

@@ -33,7 +33,7 @@ from httpx import ASGITransport, AsyncClient
 from redis.asyncio import Redis
 {%- endif %}
 {%- if cookiecutter.database == "postgresql" %}
-from sqlalchemy import text
+from sqlalchemy import {% if cookiecutter.multi_tenancy == "yes" %}make_url, {% endif %}text
 from sqlalchemy.ext.asyncio import create_async_engine
 {%- endif %}
 
@@ -42,8 +42,11 @@ from {{ cookiecutter.project_slug }}.db import create_engine
 from {{ cookiecutter.project_slug }}.factory import create_app
 from {{ cookiecutter.project_slug }}.log import JsonFormatter, RedactingFilter, RequestIdFilter, access_log
 from {{ cookiecutter.project_slug }}.migrate import migrate
-from {{ cookiecutter.project_slug }}.security.scopes import Role
+from {{ cookiecutter.project_slug }}.security.scopes import {% if cookiecutter.multi_tenancy == "yes" %}OrganizationRole, {% endif %}Role
 from {{ cookiecutter.project_slug }}.services import Services
+{%- if cookiecutter.multi_tenancy == "yes" %}
+from {{ cookiecutter.project_slug }}.tenancy.models import Membership, Organization
+{%- endif %}
 from {{ cookiecutter.project_slug }}.users.models import User
 from {{ cookiecutter.project_slug }}.users.schemas import UserCreate
 from {{ cookiecutter.project_slug }}.users.service import create_user
@@ -104,7 +107,14 @@ TABLES = (
     "action_tokens",
     "api_keys",
     "audit_events",
+{%- if cookiecutter.multi_tenancy == "yes" %}
+    "invitations",
+{%- endif %}
     "items",
+{%- if cookiecutter.multi_tenancy == "yes" %}
+    "memberships",
+    "organizations",
+{%- endif %}
 {%- if cookiecutter.passkeys == "yes" %}
     "passkey_challenges",
     "passkeys",
@@ -122,6 +132,37 @@ async def _run_on_server(statement: str) -> None:
     async with engine.connect() as connection:
         await connection.execute(text(statement))
     await engine.dispose()
+{%- if cookiecutter.multi_tenancy == "yes" %}
+
+
+async def _run_on_server_database(db_url: str, statement: str) -> None:
+    engine = create_async_engine(db_url, isolation_level="AUTOCOMMIT")
+    async with engine.connect() as connection:
+        await connection.execute(text(statement))
+    await engine.dispose()
+
+
+@pytest.fixture
+async def app_role_url(db_url: str) -> AsyncIterator[str]:
+    """The test database as a role with the app's rights and no way around a policy: the
+    suite's own role is a superuser, which row-level security never holds, and under which
+    production refuses to start."""
+    role = f"app_{uuid.uuid4().hex[:12]}"
+    database = make_url(db_url).database
+    await _run_on_server(f'CREATE ROLE "{role}" LOGIN NOSUPERUSER NOBYPASSRLS')
+    await _run_on_server(f'GRANT CONNECT ON DATABASE "{database}" TO "{role}"')
+    owner = create_async_engine(db_url, isolation_level="AUTOCOMMIT")
+    async with owner.connect() as connection:
+        await connection.execute(text(f'GRANT USAGE ON SCHEMA public TO "{role}"'))
+        await connection.execute(
+            text(f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "{role}"')
+        )
+    await owner.dispose()
+    yield make_url(db_url).set(username=role).render_as_string(hide_password=False)
+    # Its grants, in the test database and on it, then the role.
+    await _run_on_server_database(db_url, f'DROP OWNED BY "{role}"')
+    await _run_on_server(f'DROP ROLE "{role}"')
+{%- endif %}
 
 
 @pytest.fixture(scope="session")
@@ -202,6 +243,13 @@ async def client(app: Any) -> AsyncIterator[AsyncClient]:
 
 
 UserFactory = Callable[..., Awaitable[User]]
+{%- if cookiecutter.multi_tenancy == "yes" %}
+# Each test user of these roles is a member of an organization of their own, with the
+# role that gives them what their account role gave before tenancy: a login binds to it
+# (their only one), and another user's items are another organization's. An admin
+# belongs to none: platform administration reads no tenant data.
+OWN_ORGANIZATION_ROLE = {Role.USER: OrganizationRole.MEMBER, Role.GUEST: OrganizationRole.VIEWER}
+{%- endif %}
 
 
 @pytest.fixture
@@ -212,7 +260,24 @@ def make_user(services: Services) -> UserFactory:
         name = username or f"{role.value}-{uuid.uuid4().hex[:8]}"
         data = UserCreate(username=name, email=f"{name}@example.com", password=password)
         async with services.sessionmaker() as session:
+{%- if cookiecutter.multi_tenancy == "yes" %}
+            user = await create_user(session, services.hasher, data, role=role)
+            if role in OWN_ORGANIZATION_ROLE:
+                organization = Organization(name=name, slug=name)
+                session.add(organization)
+                await session.flush()
+                session.add(
+                    Membership(
+                        organization_id=organization.id,
+                        user_id=user.id,
+                        role=OWN_ORGANIZATION_ROLE[role],
+                    )
+                )
+                await session.commit()
+            return user
+{%- else %}
             return await create_user(session, services.hasher, data, role=role)
+{%- endif %}
 
     return _make_user
 

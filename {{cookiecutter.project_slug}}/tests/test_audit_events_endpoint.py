@@ -21,6 +21,9 @@ EVENT_FIELDS = {
     "event",
     "user_id",
     "actor_id",
+{%- if cookiecutter.multi_tenancy == "yes" %}
+    "organization_id",
+{%- endif %}
     "ip_address",
     "request_id",
     "created_at",

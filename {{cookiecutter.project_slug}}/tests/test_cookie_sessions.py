@@ -102,10 +102,18 @@ async def test_secure_cookies_are_host_prefixed_at_the_root_and_work(
         {"ENVIRONMENT": "production"},
     ],
 )
+{%- if cookiecutter.multi_tenancy == "yes" and cookiecutter.database == "postgresql" %}
+async def test_no_cookie_names_a_domain_in_any_configuration(
+    app_role_url: str, make_user: UserFactory, overrides: dict[str, Any]
+) -> None:
+    # Production starts only under a role that row-level security holds.
+    settings = make_settings(app_role_url, ALLOWED_HOSTS="testserver", **overrides)
+{%- else %}
 async def test_no_cookie_names_a_domain_in_any_configuration(
     db_url: str, make_user: UserFactory, overrides: dict[str, Any]
 ) -> None:
     settings = make_settings(db_url, ALLOWED_HOSTS="testserver", **overrides)
+{%- endif %}
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         user = await make_user()

@@ -2,8 +2,16 @@ import uuid
 
 import pytest
 from httpx import AsyncClient
+{%- if cookiecutter.multi_tenancy == "yes" %}
+from sqlalchemy import func, select
+
+from {{ cookiecutter.project_slug }}.items.models import Item
+from {{ cookiecutter.project_slug }}.security.scopes import Role
+from {{ cookiecutter.project_slug }}.services import Services
+{%- else %}
 
 from {{ cookiecutter.project_slug }}.security.scopes import Role
+{%- endif %}
 
 from .conftest import PASSWORD, AuthHeaders, UserFactory, bearer, login
 
@@ -22,7 +30,12 @@ async def test_create_item_sets_the_caller_as_owner(
     )
     assert response.status_code == 201
     body = response.json()
+{%- if cookiecutter.multi_tenancy == "yes" %}
+    fields = {"id", "title", "description", "owner_id", "organization_id", "created_at"}
+    assert set(body) == fields
+{%- else %}
     assert set(body) == {"id", "title", "description", "owner_id", "created_at"}
+{%- endif %}
     assert body["title"] == "Spoon"
     assert body["owner_id"] == me["id"]
 
@@ -41,7 +54,19 @@ async def test_users_see_and_change_only_their_own_items(
     ):
         assert response.status_code == 404
         assert response.json() == {"detail": "Item not found"}
-    assert (await client.get(url, headers=owner)).json()["title"] == "mine"
+    assert (await client.get(url, headers=owner)).json()["title"] == "mine"{%- if cookiecutter.multi_tenancy == "yes" %}
+
+
+async def test_an_admin_bound_to_no_organization_reads_no_items(
+    client: AsyncClient, auth_headers: AuthHeaders
+) -> None:
+    owner, admin = await auth_headers(), await auth_headers(Role.ADMIN)
+    item = (await client.post(ITEMS_URL, headers=owner, json={"title": "mine"})).json()
+    for url in (ITEMS_URL, f"{ITEMS_URL}/{item['id']}"):
+        response = await client.get(url, headers=admin)
+        assert response.status_code == 403
+        assert response.json() == {"detail": "Not enough permissions: requires scope items:read"}
+{%- else %}
 
 
 async def test_admin_sees_everyones_items(client: AsyncClient, auth_headers: AuthHeaders) -> None:
@@ -49,6 +74,7 @@ async def test_admin_sees_everyones_items(client: AsyncClient, auth_headers: Aut
     item = (await client.post(ITEMS_URL, headers=owner, json={"title": "mine"})).json()
     assert (await client.get(f"{ITEMS_URL}/{item['id']}", headers=admin)).status_code == 200
     assert (await client.get(ITEMS_URL, headers=admin)).json()["total"] == 1
+{%- endif %}
 
 
 async def test_owner_updates_and_deletes_an_item(
@@ -84,7 +110,24 @@ async def test_patch_null_empties_a_field_and_is_refused_for_the_title(
     assert refused.status_code == 422
     assert refused.json()["detail"][0]["loc"] == ["body", "title"]
     assert "cannot be null; leave it out to keep it" in refused.json()["detail"][0]["msg"]
-    assert (kept.status_code, kept.json()) == (200, item)
+    assert (kept.status_code, kept.json()) == (200, item){%- if cookiecutter.multi_tenancy == "yes" %}
+
+
+async def test_a_closed_account_takes_its_items_with_it(
+    client: AsyncClient, services: Services, make_user: UserFactory
+) -> None:
+    user = await make_user()
+    headers = bearer(await login(client, user.username))
+    created = await client.post(ITEMS_URL, headers=headers, json={"title": "mine"})
+    assert created.status_code == 201
+
+    body = {"current_password": PASSWORD}
+    closed = await client.request("DELETE", "/api/v1/users/me", headers=headers, json=body)
+
+    assert closed.status_code == 204
+    async with services.sessionmaker() as db:
+        assert await db.scalar(select(func.count()).select_from(Item)) == 0
+{%- else %}
 
 
 async def test_a_closed_account_takes_its_items_with_it(
@@ -101,6 +144,7 @@ async def test_a_closed_account_takes_its_items_with_it(
 
     assert closed.status_code == 204
     assert (await client.get(ITEMS_URL, headers=admin)).json()["total"] == 0
+{%- endif %}
 
 
 async def test_list_is_paginated(client: AsyncClient, auth_headers: AuthHeaders) -> None:

@@ -1,7 +1,7 @@
 import bcrypt
 from httpx import AsyncClient
 
-from {{ cookiecutter.project_slug }}.security.scopes import ROLE_SCOPES, Role, format_scope
+from {{ cookiecutter.project_slug }}.security.scopes import {% if cookiecutter.multi_tenancy == "yes" %}OrganizationRole, Role, allowed_scopes{% else %}ROLE_SCOPES, Role{% endif %}, format_scope
 from {{ cookiecutter.project_slug }}.services import Services
 from {{ cookiecutter.project_slug }}.users.models import User
 
@@ -18,7 +18,7 @@ async def test_login_returns_a_bearer_pair_with_the_roles_scopes(
     assert set(body) == {"access_token", "token_type", "expires_in", "refresh_token", "scope"}
     assert body["token_type"] == "bearer"
     assert body["expires_in"] == 15 * 60
-    assert body["scope"] == format_scope(ROLE_SCOPES[Role.USER])
+    assert body["scope"] == {% if cookiecutter.multi_tenancy == "yes" %}format_scope(allowed_scopes(Role.USER, OrganizationRole.MEMBER)){% else %}format_scope(ROLE_SCOPES[Role.USER]){% endif %}
 
 
 async def test_login_accepts_the_email_in_any_case(

@@ -54,6 +54,11 @@ MODEL_TABLES = {
     "passkeys",
     "passkey_challenges",
 {%- endif %}
+{%- if cookiecutter.multi_tenancy == "yes" %}
+    "organizations",
+    "memberships",
+    "invitations",
+{%- endif %}
 }
 
 
@@ -154,6 +159,7 @@ async def test_schema_comparison_notices_a_missing_table(engine: AsyncEngine) ->
     async with engine.connect() as connection:
         differences = await connection.run_sync(_differences)
     assert ("add_table", "api_keys") in [(kind, table.name) for kind, table, *_ in differences]
+{%- if cookiecutter.multi_tenancy == "no" %}
 
 
 async def test_items_migration_keeps_the_table_an_older_release_created(
@@ -179,6 +185,7 @@ async def test_items_migration_keeps_the_table_an_older_release_created(
         titles = await connection.exec_driver_sql("SELECT title FROM items")
         assert titles.scalars().all() == ["kept"]
         assert await connection.run_sync(_differences) == []
+{%- endif %}
 {%- if cookiecutter.database == "sqlite" %}
 
 

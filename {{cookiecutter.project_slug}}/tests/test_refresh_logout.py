@@ -3,7 +3,7 @@ from typing import Any
 import pytest
 from httpx import AsyncClient
 
-from {{ cookiecutter.project_slug }}.security.scopes import ROLE_SCOPES, Role, format_scope
+from {{ cookiecutter.project_slug }}.security.scopes import {% if cookiecutter.multi_tenancy == "yes" %}OrganizationRole, Role, allowed_scopes{% else %}ROLE_SCOPES, Role{% endif %}, format_scope
 
 from .conftest import PASSWORD, CapturedLogs, UserFactory, bearer, login
 
@@ -91,7 +91,7 @@ async def test_refresh_cuts_scopes_to_the_current_role(
     tokens = await login(client, user.username)
     await client.patch(f"/api/v1/admin/users/{user.id}", headers=admin, json={"role": "guest"})
     refreshed = (await _refresh(client, tokens["refresh_token"])).json()
-    assert refreshed["scope"] == format_scope(ROLE_SCOPES[Role.GUEST])
+    assert refreshed["scope"] == {% if cookiecutter.multi_tenancy == "yes" %}format_scope(allowed_scopes(Role.GUEST, OrganizationRole.MEMBER)){% else %}format_scope(ROLE_SCOPES[Role.GUEST]){% endif %}
 
 
 async def test_deactivated_user_cannot_refresh(

@@ -1,5 +1,9 @@
 """Two served processes sharing one database and one Redis, as two workers would."""
 
+{% if cookiecutter.multi_tenancy == "yes" -%}
+import asyncio
+import uuid
+{% endif -%}
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from typing import Any
@@ -7,6 +11,13 @@ from typing import Any
 import httpx
 import pytest
 import redis
+{%- if cookiecutter.multi_tenancy == "yes" %}
+from sqlalchemy import insert
+
+from {{ cookiecutter.project_slug }}.db import create_engine, utcnow
+from {{ cookiecutter.project_slug }}.security.scopes import OrganizationRole
+from {{ cookiecutter.project_slug }}.tenancy.models import Membership
+{%- endif %}
 
 from .conftest import PASSWORD
 from .processes import app_environment, served_app
@@ -28,19 +39,23 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 
 @pytest.fixture(scope="module")
 {%- if cookiecutter.database == "postgresql" %}
-def workers(
-    tmp_path_factory: pytest.TempPathFactory, database_url: str, redis_server: RedisServer
-) -> Iterator[tuple[str, str]]:
-    workdir = tmp_path_factory.mktemp("workers")
+def workers_database(database_url: str) -> str:
+    """The database both workers share: the suite's."""
+    return database_url
 {%- else %}
+def workers_database(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The database both workers share: a SQLite file of their own."""
+    return f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('workers-db') / 'shared.db'}"
+{%- endif %}
+
+
+@pytest.fixture(scope="module")
 def workers(
-    tmp_path_factory: pytest.TempPathFactory, redis_server: RedisServer
+    tmp_path_factory: pytest.TempPathFactory, workers_database: str, redis_server: RedisServer
 ) -> Iterator[tuple[str, str]]:
     workdir = tmp_path_factory.mktemp("workers")
-    database_url = f"sqlite+aiosqlite:///{workdir / 'shared.db'}"
-{%- endif %}
     env = app_environment(
-        database_url,
+        workers_database,
         REDIS_URL=redis_server.url,
         RATE_LIMIT_LOGIN=f"{LOGIN_LIMIT}/minute",
         # A spent refresh token presented at once counts as theft, as it would later.
@@ -197,3 +212,91 @@ def test_a_logout_after_a_redis_restart_is_seen_by_the_other_worker_at_once(
     )
     assert logout.status_code == 204
     assert _me(second, tokens) == 401
+{%- if cookiecutter.multi_tenancy == "yes" %}
+
+
+def _as(address: str) -> httpx.Client:
+    return httpx.Client(transport=httpx.HTTPTransport(local_address=address), timeout=10)
+
+
+def _add_member(database_url: str, organization_id: str, user_id: str) -> None:
+    async def insert_row() -> None:
+        engine = create_engine(database_url)
+        async with engine.begin() as connection:
+            await connection.execute(
+                insert(Membership).values(
+                    id=uuid.uuid4(),
+                    organization_id=uuid.UUID(organization_id),
+                    user_id=uuid.UUID(user_id),
+                    role=OrganizationRole.MEMBER,
+                    created_at=utcnow(),
+                )
+            )
+        await engine.dispose()
+
+    asyncio.run(insert_row())
+
+
+def test_a_member_removed_on_one_worker_is_cut_off_on_the_other_at_once(
+    workers: tuple[str, str], workers_database: str
+) -> None:
+    first, second = workers
+    tag = uuid.uuid4().hex[:8]
+    users = {}
+    for number, name in enumerate(("owner", "member")):
+        with _as(f"127.0.5.{number + 1}") as client:
+            registered = client.post(
+                f"{first}/api/v1/auth/register",
+                json={
+                    "username": f"{name}{tag}",
+                    "email": f"{name}{tag}@example.com",
+                    "password": PASSWORD,
+                },
+            )
+            assert registered.status_code == 201, registered.text
+            users[name] = registered.json()["id"]
+    with _as("127.0.5.3") as client:
+        unbound = client.post(
+            f"{first}{TOKEN_URL}", data={"username": f"owner{tag}", "password": PASSWORD}
+        ).json()
+        organization = client.post(
+            f"{first}/api/v1/organizations",
+            headers=_bearer(unbound),
+            json={"name": "Workers", "slug": f"workers-{tag}"},
+        ).json()
+        _add_member(workers_database, organization["id"], users["member"])
+        owner, member = (
+            client.post(
+                f"{first}{TOKEN_URL}",
+                data={
+                    "username": f"{name}{tag}",
+                    "password": PASSWORD,
+                    "organization": organization["id"],
+                },
+            ).json()
+            for name in ("owner", "member")
+        )
+    key = httpx.post(
+        f"{first}/api/v1/api-keys",
+        headers=_bearer(member),
+        json={"name": "script", "scopes": ["items:read"]},
+        timeout=10,
+    ).json()["key"]
+    items = "/api/v1/items"
+    # Both workers know the member's session, and the key works.
+    for base_url in (first, second):
+        assert (
+            httpx.get(f"{base_url}{items}", headers=_bearer(member), timeout=10).status_code == 200
+        )
+    assert httpx.get(f"{second}{items}", headers={"X-API-Key": key}, timeout=10).status_code == 200
+
+    removed = httpx.delete(
+        f"{first}/api/v1/organizations/{organization['id']}/members/{users['member']}",
+        headers=_bearer(owner),
+        timeout=10,
+    )
+
+    assert removed.status_code == 204
+    assert httpx.get(f"{second}{items}", headers=_bearer(member), timeout=10).status_code == 401
+    assert httpx.get(f"{second}{items}", headers={"X-API-Key": key}, timeout=10).status_code == 401
+{%- endif %}

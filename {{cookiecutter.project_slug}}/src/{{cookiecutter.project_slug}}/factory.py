@@ -51,6 +51,10 @@ from .middleware.security_headers import REDOC_CSP, SWAGGER_CSP, SecurityHeaders
 from .middleware.trusted_host import TrustedHostMiddleware
 from .migrate import prepare_schema
 from .openapi import describe_security
+{%- if cookiecutter.multi_tenancy == "yes" %}
+from .organizations.router import invitations_router
+from .organizations.router import router as organizations_router
+{%- endif %}
 from .purge import periodic_purge
 {%- if cookiecutter.use_redis == "yes" %}
 from .redis_state import RedisAuthVersions, create_pool, rate_limit_storage
@@ -72,6 +76,9 @@ from .security.principal_cache import AuthVersions, LocalAuthVersions, Principal
 from .security.rate_limit import RateLimitedError, RateLimiter
 from .security.tokens import TokenCodec
 from .services import Services
+{%- if cookiecutter.multi_tenancy == "yes" and cookiecutter.database == "postgresql" %}
+from .tenancy.row_security import check_row_security
+{%- endif %}
 {%- if cookiecutter.use_opentelemetry == "yes" %}
 from .tracing import add_tracing
 {%- endif %}
@@ -159,6 +166,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # Nothing else would create a SQLite file's schema; a server database is
             # migrated explicitly, and only checked here.
             await prepare_schema(services.engine, migrate_now=settings.is_sqlite)
+{%- if cookiecutter.multi_tenancy == "yes" and cookiecutter.database == "postgresql" %}
+            if settings.is_production:
+                await check_row_security(services.engine)
+{%- endif %}
             await ensure_first_admin(settings, services.sessionmaker, services.hasher)
             async with periodic_purge(
                 services.engine, settings, interval_seconds=settings.PURGE_INTERVAL_MINUTES * 60
@@ -208,6 +219,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         account_router,
 {%- if cookiecutter.passkeys == "yes" %}
         passkeys_router,
+{%- endif %}
+{%- if cookiecutter.multi_tenancy == "yes" %}
+        organizations_router,
+        invitations_router,
 {%- endif %}
     )
     for router in protected:

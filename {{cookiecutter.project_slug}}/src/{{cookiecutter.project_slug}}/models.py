@@ -8,6 +8,9 @@ from .mfa.models import RecoveryCode, TotpSecret
 {%- if cookiecutter.passkeys == "yes" %}
 from .passkeys.models import Passkey, PasskeyChallenge
 {%- endif %}
+{%- if cookiecutter.multi_tenancy == "yes" %}
+from .tenancy.models import Invitation, Membership, Organization
+{%- endif %}
 from .users.models import ActionToken, RefreshToken, User, UserSession
 
 __all__ = [
@@ -15,7 +18,14 @@ __all__ = [
     "ApiKey",
     "AuditEvent",
     "Base",
+{%- if cookiecutter.multi_tenancy == "yes" %}
+    "Invitation",
+{%- endif %}
     "Item",
+{%- if cookiecutter.multi_tenancy == "yes" %}
+    "Membership",
+    "Organization",
+{%- endif %}
 {%- if cookiecutter.passkeys == "yes" %}
     "Passkey",
     "PasskeyChallenge",

@@ -12,8 +12,11 @@ from ..security.cookies import CSRF_HEADER, UNSAFE_METHODS
 from ..security.events import security_event
 from ..security.identity import UserSnapshot
 from ..security.rate_limit import Bucket, parse_limit
-from ..security.scopes import ROLE_SCOPES
+from ..security.scopes import {% if cookiecutter.multi_tenancy == "yes" %}allowed_scopes{% else %}ROLE_SCOPES{% endif %}
 from ..services import Services
+{%- if cookiecutter.multi_tenancy == "yes" %}
+from ..tenancy.scoping import current_organization
+{%- endif %}
 from .principal import Identity, Principal
 
 # More admin-route denials than this from one address is worth a security event.
@@ -29,7 +32,14 @@ async def admit(
     user = identity.user
     if not user.is_active:
         raise HTTPException(status_code=status.HTTP_403_FORBIDDEN, detail="Inactive user")
+{%- if cookiecutter.multi_tenancy == "yes" %}
+    membership = identity.membership
+    scopes = identity.scopes & allowed_scopes(
+        user.role, membership.role if membership is not None else None
+    )
+{%- else %}
     scopes = identity.scopes & ROLE_SCOPES[user.role]
+{%- endif %}
     missing = set(security_scopes.scopes) - scopes
     if missing:
         if "admin" in missing:
@@ -42,7 +52,15 @@ async def admit(
                 'error="insufficient_scope"'
             },
         )
+{%- if cookiecutter.multi_tenancy == "yes" %}
+    # Every query of the request is scoped to it from here on (tenancy/scoping.py).
+    current_organization.set(membership.organization_id if membership is not None else None)
+    return Principal(
+        user=user, scopes=scopes, session_id=identity.session_id, membership=membership
+    )
+{%- else %}
     return Principal(user=user, scopes=scopes, session_id=identity.session_id)
+{%- endif %}
 
 
 def check_csrf(request: Request, services: Services, session_id: uuid.UUID | None) -> None:

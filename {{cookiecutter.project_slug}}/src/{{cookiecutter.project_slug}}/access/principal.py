@@ -3,7 +3,7 @@
 import uuid
 from dataclasses import dataclass
 
-from ..security.identity import UserSnapshot
+from ..security.identity import {% if cookiecutter.multi_tenancy == "yes" %}MembershipSnapshot, {% endif %}UserSnapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,6 +15,10 @@ class Identity:
     scopes: frozenset[str]
     # The login session of a bearer token or cookie; None for an API key.
     session_id: uuid.UUID | None
+{%- if cookiecutter.multi_tenancy == "yes" %}
+    # The organization the credential is bound to, and the user's role there now.
+    membership: MembershipSnapshot | None
+{%- endif %}
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +30,11 @@ class Principal:
     scopes: frozenset[str]
     # The login session of a bearer token; None when an API key authenticated the call.
     session_id: uuid.UUID | None
+{%- if cookiecutter.multi_tenancy == "yes" %}
+    # The organization the credential is bound to, and the caller's role there now;
+    # None when it is bound to none. The only source of the caller's organization.
+    membership: MembershipSnapshot | None
+{%- endif %}
 
     @property
     def login_session_id(self) -> uuid.UUID:
@@ -33,3 +42,13 @@ class Principal:
         if self.session_id is None:
             raise LookupError("an API-key caller has no login session")
         return self.session_id
+{%- if cookiecutter.multi_tenancy == "yes" %}
+
+    @property
+    def organization_id(self) -> uuid.UUID:
+        """The caller's bound organization: routes that need one require a tenant scope,
+        which only a bound credential holds."""
+        if self.membership is None:
+            raise LookupError("the caller's credential is bound to no organization")
+        return self.membership.organization_id
+{%- endif %}

@@ -22,7 +22,11 @@ from typing import TypeVar
 from fastapi import Request
 
 from ..security.clients import client_address
+{%- if cookiecutter.multi_tenancy == "yes" %}
+from ..security.credential_stores import LiveSession
+{%- else %}
 from ..security.identity import UserSnapshot
+{%- endif %}
 from ..security.rate_limit import Bucket
 from ..security.request_claims import access_claims
 from ..security.tokens import InvalidTokenError
@@ -85,6 +89,48 @@ async def bearer_identity(
     cached, counted = await services.principals.get(session_id, user_id, user_budget)
     if counted is not None:
         limiter.enforce(user_budget, counted)
+{%- if cookiecutter.multi_tenancy == "yes" %}
+    if cached is not None:
+        return _bound(
+            claims.organization_id,
+            Identity(cached.user, claims.scopes, session_id, cached.membership),
+        )
+    live = await address.looked_up(lambda: _load_bearer(user_id, session_id, services))
+    if live is None:
+        return None
+    if counted is None:
+        await limiter.hit(budget, Bucket.API, f"user:{user_id}")
+    return _bound(
+        claims.organization_id, Identity(live.user, claims.scopes, session_id, live.membership)
+    )
+
+
+def _bound(organization_id: str | None, identity: Identity) -> Identity | None:
+    """`identity`, if the token names the organization its session is bound to now: a
+    switch rotates the session's tokens, and those of the organization left stop here."""
+    bound = identity.membership.organization_id if identity.membership is not None else None
+    if organization_id != (str(bound) if bound is not None else None):
+        return None
+    return identity
+
+
+async def _load_bearer(
+    user_id: uuid.UUID, session_id: uuid.UUID, services: Services
+) -> LiveSession | None:
+    """A live login session and its user, from its store; cached for the next request."""
+    version = await services.principals.versions.get(user_id)
+    live = await services.login_sessions.find_live(user_id, session_id)
+    if live is None:
+        return None
+    services.principals.put(
+        session_id,
+        live.user,
+        version=version,
+        session_expires_at=live.expires_at,
+        membership=live.membership,
+    )
+    return live
+{%- else %}
     if cached is not None:
         return Identity(cached.user, claims.scopes, session_id)
     user = await address.looked_up(lambda: _load_bearer(user_id, session_id, services))
@@ -107,6 +153,7 @@ async def _load_bearer(
         session_id, live.user, version=version, session_expires_at=live.expires_at
     )
     return live.user
+{%- endif %}
 
 
 async def api_key_identity(key: str, services: Services, address: AddressBudget) -> Identity | None:
@@ -116,4 +163,4 @@ async def api_key_identity(key: str, services: Services, address: AddressBudget)
         return None
     limiter = services.limiter
     await limiter.hit(limiter.default, Bucket.API, f"user:{grant.user.id}")
-    return Identity(grant.user, grant.scopes, None)
+    return Identity(grant.user, grant.scopes, None{% if cookiecutter.multi_tenancy == "yes" %}, grant.membership{% endif %})

@@ -6,6 +6,7 @@ that an active admin must remain does.
 """
 
 import uuid
+from typing import Any
 
 from sqlalchemy import Delete, Update, delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -62,7 +63,7 @@ def _record_changes(
     db: AsyncSession, actor_id: uuid.UUID | None, user_id: uuid.UUID, changes: dict[str, object]
 ) -> None:
     """The events of `changes`, in their transaction."""
-    by = {} if actor_id is not None else {"by": COMMAND_LINE}
+    by: dict[str, Any] = {} if actor_id is not None else {"by": COMMAND_LINE}
     if "role" in changes:
         role = str(changes["role"])
         record(db, Event.ROLE_CHANGED, user_id=user_id, actor_id=actor_id, role=role, **by)

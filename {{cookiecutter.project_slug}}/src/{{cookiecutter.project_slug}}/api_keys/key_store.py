@@ -2,13 +2,16 @@
 
 from datetime import timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import {% if cookiecutter.multi_tenancy == "yes" %}and_, {% endif %}or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..db import utcnow
 from ..security.credential_stores import KeyGrant
 from ..security.scopes import parse_scope
 from ..security.secret_tokens import hash_secret_token
+{%- if cookiecutter.multi_tenancy == "yes" %}
+from ..tenancy.models import Membership
+{%- endif %}
 from ..users.models import User
 from .models import ApiKey
 
@@ -29,6 +32,29 @@ class DatabaseApiKeyStore:
         async with self._sessionmaker() as db:
             row = (
                 await db.execute(
+{%- if cookiecutter.multi_tenancy == "yes" %}
+                    select(User, ApiKey, Membership)
+                    .join(ApiKey, ApiKey.user_id == User.id)
+                    .outerjoin(
+                        Membership,
+                        and_(
+                            Membership.organization_id == ApiKey.organization_id,
+                            Membership.user_id == User.id,
+                        ),
+                    )
+                    .where(
+                        ApiKey.key_hash == hash_secret_token(key),
+                        ApiKey.revoked_at.is_(None),
+                        or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now),
+                        # A key of an organization: only while its user is a member.
+                        or_(ApiKey.organization_id.is_(None), Membership.id.is_not(None)),
+                    )
+                )
+            ).one_or_none()
+            if row is None:
+                return None
+            user, api_key, membership = row
+{%- else %}
                     select(User, ApiKey)
                     .join(ApiKey, ApiKey.user_id == User.id)
                     .where(
@@ -41,9 +67,18 @@ class DatabaseApiKeyStore:
             if row is None:
                 return None
             user, api_key = row
+{%- endif %}
             if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_PRECISION:
                 await db.execute(
                     update(ApiKey).where(ApiKey.id == api_key.id).values(last_used_at=now)
                 )
                 await db.commit()
+{%- if cookiecutter.multi_tenancy == "yes" %}
+            return KeyGrant(
+                user=user.snapshot(),
+                scopes=parse_scope(api_key.scope),
+                membership=membership.snapshot() if membership is not None else None,
+            )
+{%- else %}
             return KeyGrant(user=user.snapshot(), scopes=parse_scope(api_key.scope))
+{%- endif %}

@@ -18,7 +18,16 @@ async def create_key(
 ) -> ApiKeyCreated:
     """Create a key with some of your scopes. Copy `key` now: it is not shown again."""
     api_key, plaintext = await service.create_key(
+{%- if cookiecutter.multi_tenancy == "yes" %}
+        db,
+        principal.user,
+        principal.login_session_id,
+        principal.scopes,
+        data,
+        principal.membership.organization_id if principal.membership is not None else None,
+{%- else %}
         db, principal.user, principal.login_session_id, principal.scopes, data
+{%- endif %}
     )
     security_mail.queue(Notice.API_KEY_CREATED, principal.user, key_prefix=api_key.prefix)
     public = ApiKeyPublic.model_validate(api_key)

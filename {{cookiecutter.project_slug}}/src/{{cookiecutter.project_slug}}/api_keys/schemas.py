@@ -49,6 +49,11 @@ class ApiKeyPublic(BaseModel):
     created_at: datetime
     last_used_at: datetime | None
     expires_at: datetime | None
+{%- if cookiecutter.multi_tenancy == "yes" %}
+    organization_id: uuid.UUID | None = Field(
+        description="The organization the key acts in: its creating session's."
+    )
+{%- endif %}
 
     @field_validator("scopes", mode="before")
     @classmethod

@@ -16,7 +16,11 @@ from ..errors import (
     NotFoundError,
 )
 from ..security.identity import UserSnapshot
+{%- if cookiecutter.multi_tenancy == "yes" %}
+from ..security.scopes import format_scope
+{%- else %}
 from ..security.scopes import ROLE_SCOPES, format_scope
+{%- endif %}
 from ..security.secret_tokens import hash_secret_token, new_secret_token
 from ..users.models import User, UserSession
 from .models import ApiKey
@@ -34,15 +38,26 @@ async def create_key(
     session_id: uuid.UUID,
     granted: frozenset[str],
     data: ApiKeyCreate,
+{%- if cookiecutter.multi_tenancy == "yes" %}
+    organization_id: uuid.UUID | None = None,
+{%- endif %}
 ) -> tuple[ApiKey, str]:
     """A new key and its plaintext, which exists only in this return value.
 
     `granted` is what the creating token may do: a key never holds more, so a token
     narrowed at login cannot widen itself by minting a key. `session_id` is the creating
     login session: a key is made only while it is live (see `_insert_within_cap`).
+{%- if cookiecutter.multi_tenancy == "yes" %}
+    The key is bound to `organization_id`, the session's organization: `granted` is
+    already cut to the user's role there, and the key's scopes are cut again at each use.
+{%- endif %}
     """
     scopes = frozenset(data.scopes)
+{%- if cookiecutter.multi_tenancy == "yes" %}
+    beyond = scopes - granted
+{%- else %}
     beyond = scopes - (granted & ROLE_SCOPES[owner.role])
+{%- endif %}
     if beyond:
         raise ForbiddenError(
             f"Your role or token cannot grant scope {' '.join(sorted(beyond))} to a key"
@@ -58,6 +73,9 @@ async def create_key(
         scope=format_scope(scopes),
         created_at=now,
         expires_at=now + timedelta(days=data.expires_in_days) if data.expires_in_days else None,
+{%- if cookiecutter.multi_tenancy == "yes" %}
+        organization_id=organization_id,
+{%- endif %}
     )
     if not await _insert_within_cap(db, api_key, session_id):
         await db.rollback()
@@ -100,7 +118,21 @@ async def _insert_within_cap(db: AsyncSession, api_key: ApiKey, session_id: uuid
         .where(ApiKey.user_id == api_key.user_id, ApiKey.revoked_at.is_(None))
         .scalar_subquery()
     )
+{%- if cookiecutter.multi_tenancy == "yes" %}
+    columns = (
+        "id",
+        "user_id",
+        "name",
+        "prefix",
+        "key_hash",
+        "scope",
+        "created_at",
+        "expires_at",
+        "organization_id",
+    )
+{%- else %}
     columns = ("id", "user_id", "name", "prefix", "key_hash", "scope", "created_at", "expires_at")
+{%- endif %}
     values = [literal(getattr(api_key, name), ApiKey.__table__.c[name].type) for name in columns]
     owner_active = exists().where(User.id == api_key.user_id, User.is_active.is_(True))
     session_live = exists().where(

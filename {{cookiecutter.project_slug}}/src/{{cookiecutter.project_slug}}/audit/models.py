@@ -22,6 +22,10 @@ class AuditEvent(Base):
         Index("ix_audit_events_event_created_at", "event", "created_at"),
         # The listing without a filter, and the retention purge.
         Index("ix_audit_events_created_at", "created_at"),
+{%- if cookiecutter.multi_tenancy == "yes" %}
+        # An organization's own trail, newest first.
+        Index("ix_audit_events_organization_id_created_at", "organization_id", "created_at"),
+{%- endif %}
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -30,6 +34,10 @@ class AuditEvent(Base):
     user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     # Who did it, when that is not the user themselves (an admin).
     actor_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+{%- if cookiecutter.multi_tenancy == "yes" %}
+    # The organization the event happened in, if any; its owners and admins read it.
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+{%- endif %}
     ip_address: Mapped[str | None] = mapped_column(String(64))
     request_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -11,6 +11,9 @@ class AuditEventPublic(BaseModel):
     event: str
     user_id: uuid.UUID | None
     actor_id: uuid.UUID | None
+{%- if cookiecutter.multi_tenancy == "yes" %}
+    organization_id: uuid.UUID | None
+{%- endif %}
     ip_address: str | None
     request_id: str | None
     created_at: datetime

@@ -11,11 +11,26 @@ from .trail import Event
 
 
 async def list_events(
+{%- if cookiecutter.multi_tenancy == "yes" %}
+    db: AsyncSession,
+    page: PageParams,
+    *,
+    user_id: uuid.UUID | None,
+    event: Event | None,
+    organization_id: uuid.UUID | None = None,
+) -> tuple[list[AuditEvent], int]:
+    """One page of the events about `user_id` and named `event` (either may be None),
+    in `organization_id` if given, newest first, and how many there are in all."""
+    filters: list[ColumnElement[bool]] = []
+    if organization_id is not None:
+        filters.append(AuditEvent.organization_id == organization_id)
+{%- else %}
     db: AsyncSession, page: PageParams, *, user_id: uuid.UUID | None, event: Event | None
 ) -> tuple[list[AuditEvent], int]:
     """One page of the events about `user_id` and named `event` (either may be None),
     newest first, and how many there are in all."""
     filters: list[ColumnElement[bool]] = []
+{%- endif %}
     if user_id is not None:
         filters.append(AuditEvent.user_id == user_id)
     if event is not None:

@@ -63,6 +63,15 @@ class Event(StrEnum):
     PASSKEY_REMOVED = "passkey_removed"
     PASSKEY_LOGIN_FAILED = "passkey_login_failed"
 {%- endif %}
+{%- if cookiecutter.multi_tenancy == "yes" %}
+    ORGANIZATION_CREATED = "organization_created"
+    ORGANIZATION_SWITCHED = "organization_switched"
+    MEMBER_ROLE_CHANGED = "member_role_changed"
+    MEMBER_REMOVED = "member_removed"
+    INVITATION_CREATED = "invitation_created"
+    INVITATION_REVOKED = "invitation_revoked"
+    INVITATION_ACCEPTED = "invitation_accepted"
+{%- endif %}
 
 
 # The only details a row may carry: identifiers and short facts. A new one is added
@@ -102,6 +111,9 @@ def record(
     user_id: uuid.UUID | None = None,
     actor_id: uuid.UUID | None = None,
     client: str | None = None,
+{%- if cookiecutter.multi_tenancy == "yes" %}
+    organization_id: uuid.UUID | None = None,
+{%- endif %}
     **details: DetailValue,
 ) -> None:
     """Add `event` to `db`'s transaction; it is logged when that transaction commits.
@@ -109,8 +121,15 @@ def record(
     `user_id` is whom the event is about, `actor_id` who did it when that is someone
     else (an admin). The row's address is `client`, else the current request's; the
     log line shows `client` only when it is given, as it always did.
+{%- if cookiecutter.multi_tenancy == "yes" %}
+    `organization_id` is the organization it happened in, whose owners and admins read it.
+{%- endif %}
     """
+{%- if cookiecutter.multi_tenancy == "yes" %}
+    _add(db, event, user_id, actor_id, client, _details(details), organization_id)
+{%- else %}
     _add(db, event, user_id, actor_id, client, _details(details))
+{%- endif %}
 
 
 async def record_limited(
@@ -144,6 +163,9 @@ def _add(
     actor_id: uuid.UUID | None,
     client: str | None,
     details: dict[str, str],
+{%- if cookiecutter.multi_tenancy == "yes" %}
+    organization_id: uuid.UUID | None = None,
+{%- endif %}
 ) -> None:
     request_id = request_id_var.get()
     db.add(
@@ -151,6 +173,9 @@ def _add(
             event=event.value,
             user_id=user_id,
             actor_id=actor_id,
+{%- if cookiecutter.multi_tenancy == "yes" %}
+            organization_id=organization_id,
+{%- endif %}
             ip_address=(client or current_client_address.get() or "")[:MAX_ADDRESS_LENGTH] or None,
             request_id=None if request_id == "-" else request_id,
             created_at=utcnow(),
@@ -158,7 +183,14 @@ def _add(
         )
     )
     pending: list[tuple[str, dict[str, str]]] = db.info.setdefault(_PENDING_LOG, [])
+{%- if cookiecutter.multi_tenancy == "yes" %}
+    fields = _log_fields(user_id, actor_id, client, details)
+    if organization_id is not None:
+        fields["organization_id"] = str(organization_id)
+    pending.append((event.value, fields))
+{%- else %}
     pending.append((event.value, _log_fields(user_id, actor_id, client, details)))
+{%- endif %}
 
 
 def _details(details: dict[str, DetailValue]) -> dict[str, str]:

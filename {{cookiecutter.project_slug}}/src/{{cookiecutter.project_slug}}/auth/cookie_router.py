@@ -17,8 +17,14 @@ from ..errors import answers, error_responses
 from ..security.clients import client_address, client_details
 from ..security.cookies import CSRF_HEADER, CookiePolicy
 from ..services import DbDep, Services, ServicesDep
+{%- if cookiecutter.multi_tenancy == "yes" %}
+from ..tenancy.binding import membership_for_login
+from . import service
+from .schemas import OrganizationField, OrganizationSwitch, OtpField, TokenPair
+{%- else %}
 from . import service
 from .schemas import OtpField, TokenPair
+{%- endif %}
 from .sessions import LoginSessionsDep
 from .throttling import limit_refresh, limit_unauthenticated, shed_when_hashing_is_full
 
@@ -114,6 +120,9 @@ async def cookie_login(
     sessions: LoginSessionsDep,
     db: DbDep,
     otp: OtpField = None,
+{%- if cookiecutter.multi_tenancy == "yes" %}
+    organization: OrganizationField = None,
+{%- endif %}
 ) -> CookieSession:
     """The /auth/token form, `otp` included; the tokens come back as HttpOnly cookies."""
     user = await service.log_in(
@@ -126,7 +135,14 @@ async def cookie_login(
         client=client_address(request),
         require_verified_email=services.settings.REQUIRE_VERIFIED_EMAIL,
     )
+{%- if cookiecutter.multi_tenancy == "yes" %}
+    membership = await membership_for_login(db, user.id, organization)
+    pair = await sessions.open(
+        db, user, frozenset(form.scopes), client_details(request), membership
+    )
+{%- else %}
     pair = await sessions.open(db, user, frozenset(form.scopes), client_details(request))
+{%- endif %}
     return start_cookie_session(response, services, policy, pair)
 
 
@@ -138,8 +154,12 @@ async def cookie_refresh(
     services: ServicesDep,
     sessions: LoginSessionsDep,
     db: DbDep,
+{%- if cookiecutter.multi_tenancy == "yes" %}
+    switch: OrganizationSwitch | None = None,
+{%- endif %}
 ) -> CookieSession:
-    """Rotate the session's cookies, like /auth/refresh; needs X-CSRF-Token."""
+    """Rotate the session's cookies, like /auth/refresh; needs X-CSRF-Token.{% if cookiecutter.multi_tenancy == "yes" %} A body
+    `{"organization_id": ...}` switches the session to that organization.{% endif %}"""
     refresh_token = request.cookies.get(policy.refresh.name)
     if not refresh_token:
         raise HTTPException(
@@ -151,9 +171,18 @@ async def cookie_refresh(
 
     def check_csrf(session_id: uuid.UUID) -> None:
         if not services.csrf.matches(session_id, presented):
-            raise HTTPException(status.HTTP_403_FORBIDDEN, detail=CSRF_REFUSED)
+            raise HTTPException(status.HTTP_403_FORBIDDEN, detail=CSRF_REFUSED){%- if cookiecutter.multi_tenancy == "yes" %}
+
+    pair = await sessions.refresh(
+        db,
+        refresh_token,
+        check_session=check_csrf,
+        switch_to=switch.organization_id if switch is not None else None,
+    )
+{%- else %}
 
     pair = await sessions.refresh(db, refresh_token, check_session=check_csrf)
+{%- endif %}
     return start_cookie_session(response, services, policy, pair)
 
 

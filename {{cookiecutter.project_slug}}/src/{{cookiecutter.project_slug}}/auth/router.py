@@ -8,6 +8,9 @@ from ..errors import error_responses
 from ..security.clients import client_address, client_details
 from ..security_mail import Notice, SecurityMailDep
 from ..services import DbDep, ServicesDep
+{%- if cookiecutter.multi_tenancy == "yes" %}
+from ..tenancy.binding import membership_for_login
+{%- endif %}
 from ..users import mailed_links
 from ..users import service as users_service
 from ..users.mailed_links import AccountMailDep
@@ -16,6 +19,9 @@ from . import service
 from .schemas import (
     EmailAddress,
     Message,
+{%- if cookiecutter.multi_tenancy == "yes" %}
+    OrganizationField,
+{%- endif %}
     OtpField,
     PasswordResetConfirm,
     RefreshRequest,
@@ -40,9 +46,13 @@ async def login(
     sessions: LoginSessionsDep,
     db: DbDep,
     otp: OtpField = None,
+{%- if cookiecutter.multi_tenancy == "yes" %}
+    organization: OrganizationField = None,
+{%- endif %}
 ) -> TokenPair:
     """OAuth2 password flow: `username` may be the username or the email address; `otp`
-    carries a code when the user has two-factor authentication on."""
+    carries a code when the user has two-factor authentication on{% if cookiecutter.multi_tenancy == "yes" %}; `organization`
+    names the organization to bind the tokens to (403 for a non-member){% endif %}."""
     user = await service.log_in(
         db,
         services.passwords,
@@ -53,13 +63,30 @@ async def login(
         client=client_address(request),
         require_verified_email=services.settings.REQUIRE_VERIFIED_EMAIL,
     )
+{%- if cookiecutter.multi_tenancy == "yes" %}
+    membership = await membership_for_login(db, user.id, organization)
+    return await sessions.open(
+        db, user, frozenset(form.scopes), client_details(request), membership
+    )
+{%- else %}
     return await sessions.open(db, user, frozenset(form.scopes), client_details(request))
+{%- endif %}{%- if cookiecutter.multi_tenancy == "yes" %}
+
+
+@router.post("/refresh", dependencies=[Depends(limit_refresh)], responses=error_responses(401, 403))
+async def refresh(data: RefreshRequest, sessions: LoginSessionsDep, db: DbDep) -> TokenPair:
+    """A new pair for a refresh token, which is spent; a spent one ends its whole session.
+    With `organization_id`, the new tokens are bound to that organization (403 for a
+    non-member) and those issued before stop working."""
+    return await sessions.refresh(db, data.refresh_token, switch_to=data.organization_id)
+{%- else %}
 
 
 @router.post("/refresh", dependencies=[Depends(limit_refresh)], responses=error_responses(401))
 async def refresh(data: RefreshRequest, sessions: LoginSessionsDep, db: DbDep) -> TokenPair:
     """A new pair for a refresh token, which is spent; a spent one ends its whole session."""
     return await sessions.refresh(db, data.refresh_token)
+{%- endif %}
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)

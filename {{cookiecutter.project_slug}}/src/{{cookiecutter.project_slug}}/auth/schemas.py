@@ -21,6 +21,18 @@ OtpField = Annotated[
     ),
 ]
 
+{%- if cookiecutter.multi_tenancy == "yes" %}
+# The login form's field naming the organization its tokens are bound to.
+OrganizationField = Annotated[
+    str | None,
+    Form(
+        max_length=100,
+        description="The organization (id or slug) to bind the tokens to; omitted: the "
+        "user's only organization, or none when they have several.",
+    ),
+]
+{%- endif %}
+
 
 class TokenPair(BaseModel):
     access_token: str
@@ -32,6 +44,18 @@ class TokenPair(BaseModel):
 
 class RefreshRequest(RequestBody):
     refresh_token: OpaqueToken
+{%- if cookiecutter.multi_tenancy == "yes" %}
+    organization_id: uuid.UUID | None = Field(
+        default=None,
+        description="Switch: bind the session's new tokens to this organization instead.",
+    )
+
+
+class OrganizationSwitch(RequestBody):
+    organization_id: uuid.UUID = Field(
+        description="Bind the session's new tokens to this organization instead."
+    )
+{%- endif %}
 
 
 class VerifyEmailRequest(RequestBody):

@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends
-from sqlalchemy import select, update
+from sqlalchemy import {% if cookiecutter.multi_tenancy == "yes" %}and_, {% endif %}select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..audit.trail import Event, record
@@ -20,10 +20,18 @@ from ..db import utcnow
 from ..errors import InvalidCredentialsError, NotFoundError
 from ..security.clients import ClientDetails
 from ..security.principal_cache import PrincipalCache
+{%- if cookiecutter.multi_tenancy == "yes" %}
+from ..security.scopes import allowed_scopes, format_scope, grant_scopes, parse_scope
+{%- else %}
 from ..security.scopes import ROLE_SCOPES, format_scope, grant_scopes, parse_scope
+{%- endif %}
 from ..security.secret_tokens import hash_secret_token, new_secret_token
 from ..security.tokens import TokenCodec
 from ..services import ServicesDep
+{%- if cookiecutter.multi_tenancy == "yes" %}
+from ..tenancy.binding import membership_in
+from ..tenancy.models import Membership
+{%- endif %}
 from ..users.models import RefreshToken, User, UserSession
 from .schemas import TokenPair
 
@@ -45,13 +53,26 @@ class LoginSessions:
         self._principals = principals
         self._access_lifetime = access_lifetime
         self._session_lifetime = session_lifetime
-        self._reuse_grace = reuse_grace
+        self._reuse_grace = reuse_grace{%- if cookiecutter.multi_tenancy == "yes" %}
+
+    async def open(
+        self,
+        db: AsyncSession,
+        user: User,
+        requested: frozenset[str],
+        client: ClientDetails,
+        membership: Membership | None = None,
+    ) -> TokenPair:
+        """A new login session for `user`, with the scopes asked for that the role allows,
+        opened by `client`, its tokens bound to the organization of `membership` (if any).
+{%- else %}
 
     async def open(
         self, db: AsyncSession, user: User, requested: frozenset[str], client: ClientDetails
     ) -> TokenPair:
         """A new login session for `user`, with the scopes asked for that the role allows,
         opened by `client`.
+{%- endif %}
 
         `user` is as loaded before its password was checked, which takes a while. A
         password change, a deactivation or two-factor authentication turned on that
@@ -85,21 +106,39 @@ class LoginSessions:
             expires_at=now + self._session_lifetime,
             ip_address=client.address,
             user_agent=client.user_agent,
+{%- if cookiecutter.multi_tenancy == "yes" %}
+            organization_id=membership.organization_id if membership is not None else None,
+{%- endif %}
         )
         db.add(login_session)
         await db.flush()
         if await _end_sessions_over_cap(db, user.id):
             # The ended sessions may sit in a principal cache: make every cache forget them.
             await self._principals.commit_change(db, user.id)
+{%- if cookiecutter.multi_tenancy == "yes" %}
+        role = membership.role if membership is not None else None
+        return await self._issue_pair(
+            db, user, login_session, scopes & allowed_scopes(user.role, role)
+        )
+{%- else %}
         return await self._issue_pair(db, user, login_session, scopes)
+{%- endif %}
 
     async def refresh(
         self,
         db: AsyncSession,
         refresh_token: str,
         check_session: Callable[[uuid.UUID], None] | None = None,
+{%- if cookiecutter.multi_tenancy == "yes" %}
+        switch_to: uuid.UUID | None = None,
+{%- endif %}
     ) -> TokenPair:
         """Trade a refresh token for a new pair; the old refresh token is spent.
+{%- if cookiecutter.multi_tenancy == "yes" %}
+        With `switch_to`, the session is bound to that organization from now on (403
+        unless the user is its member): the new access token names it, and the tokens
+        issued before stop working everywhere.
+{%- endif %}
 
         Presenting a spent token means two parties hold it: one of them stole it. The
         whole session ends, so the thief's tokens and the victim's die together. Two
@@ -112,6 +151,26 @@ class LoginSessions:
         invalid = InvalidCredentialsError("Invalid refresh token")
         token_hash = hash_secret_token(refresh_token)
         now = utcnow()
+{%- if cookiecutter.multi_tenancy == "yes" %}
+        row = (
+            await db.execute(
+                select(RefreshToken, UserSession, User, Membership)
+                .join(UserSession, RefreshToken.session_id == UserSession.id)
+                .join(User, UserSession.user_id == User.id)
+                .outerjoin(
+                    Membership,
+                    and_(
+                        Membership.organization_id == UserSession.organization_id,
+                        Membership.user_id == User.id,
+                    ),
+                )
+                .where(RefreshToken.token_hash == token_hash)
+            )
+        ).one_or_none()
+        if row is None:
+            raise invalid
+        stored, login_session, user, membership = row
+{%- else %}
         row = (
             await db.execute(
                 select(RefreshToken, UserSession, User)
@@ -123,11 +182,17 @@ class LoginSessions:
         if row is None:
             raise invalid
         stored, login_session, user = row
+{%- endif %}
         if check_session is not None:
             check_session(login_session.id)
         if stored.used_at is not None and now - stored.used_at > self._reuse_grace:
             await self._end_stolen(db, user.id, login_session.id)
             raise invalid
+{%- if cookiecutter.multi_tenancy == "yes" %}
+        # Before the token is spent: a refused switch leaves the session as it was.
+        if switch_to is not None:
+            membership = await membership_in(db, user.id, switch_to)
+{%- endif %}
         # Spend the token atomically: of two concurrent refreshes, exactly one wins.
         spent = await db.execute(
             update(RefreshToken)
@@ -142,12 +207,35 @@ class LoginSessions:
             or login_session.expires_at <= now
             or stored.expires_at <= now
             or not user.is_active
+{%- if cookiecutter.multi_tenancy == "yes" %}
+            # Bound to an organization the user is no longer a member of.
+            or (login_session.organization_id is not None and membership is None)
+{%- endif %}
         ):
             await db.commit()
             raise invalid
+{%- if cookiecutter.multi_tenancy == "yes" %}
+        role = membership.role if membership is not None else None
+        scopes = parse_scope(login_session.scope) & allowed_scopes(user.role, role)
+        login_session.last_used_at = now
+        if switch_to is None or switch_to == login_session.organization_id:
+            return await self._issue_pair(db, user, login_session, scopes)
+        login_session.organization_id = switch_to
+        record(
+            db,
+            Event.ORGANIZATION_SWITCHED,
+            user_id=user.id,
+            session_id=login_session.id,
+            organization_id=switch_to,
+        )
+        # The session's cached principal names the organization it left: every cache
+        # forgets it, so the tokens issued before the switch get 401 from now on.
+        return await self._issue_pair(db, user, login_session, scopes, rebound=True)
+{%- else %}
         scopes = parse_scope(login_session.scope) & ROLE_SCOPES[user.role]
         login_session.last_used_at = now
         return await self._issue_pair(db, user, login_session, scopes)
+{%- endif %}
 
     async def find_by_refresh_token(
         self, db: AsyncSession, refresh_token: str
@@ -206,7 +294,39 @@ class LoginSessions:
             await db.rollback()
             raise NotFoundError("Session not found")
         record(db, Event.SESSION_REVOKED, user_id=user_id, session_id=session_id)
-        await self._principals.commit_change(db, user_id)
+        await self._principals.commit_change(db, user_id){%- if cookiecutter.multi_tenancy == "yes" %}
+
+    async def _issue_pair(
+        self,
+        db: AsyncSession,
+        user: User,
+        login_session: UserSession,
+        scopes: frozenset[str],
+        *,
+        rebound: bool = False,
+    ) -> TokenPair:
+        refresh_token = new_secret_token()
+        db.add(
+            RefreshToken(
+                token_hash=hash_secret_token(refresh_token),
+                session_id=login_session.id,
+                expires_at=login_session.expires_at,
+            )
+        )
+        organization_id = login_session.organization_id
+        if rebound:
+            await self._principals.commit_change(db, user.id)
+        else:
+            await db.commit()
+        lifetime = int(self._access_lifetime.total_seconds())
+        access_token, _ = self._tokens.issue_access_token(
+            subject=str(user.id),
+            session_id=str(login_session.id),
+            scopes=scopes,
+            lifetime_seconds=lifetime,
+            organization_id=str(organization_id) if organization_id is not None else None,
+        )
+{%- else %}
 
     async def _issue_pair(
         self, db: AsyncSession, user: User, login_session: UserSession, scopes: frozenset[str]
@@ -227,6 +347,7 @@ class LoginSessions:
             scopes=scopes,
             lifetime_seconds=lifetime,
         )
+{%- endif %}
         return TokenPair(
             access_token=access_token,
             expires_in=lifetime,

@@ -37,4 +37,7 @@ class ItemPublic(BaseModel):
     title: str
     description: str | None
     owner_id: uuid.UUID
+{%- if cookiecutter.multi_tenancy == "yes" %}
+    organization_id: uuid.UUID
+{%- endif %}
     created_at: datetime

@@ -15,6 +15,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..log import access_log, error_logger, request_id_var
 from ..security.clients import current_client_address
+{%- if cookiecutter.multi_tenancy == "yes" %}
+from ..tenancy.scoping import current_organization
+{%- endif %}
 
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
@@ -40,6 +43,10 @@ class RequestContextMiddleware:
         # The proxy-headers middleware runs first: this is the trusted client address.
         client = scope.get("client")
         address_token = current_client_address.set(client[0] if client else None)
+{%- if cookiecutter.multi_tenancy == "yes" %}
+        # Set by `authorize` once the caller is known; nothing of it outlives the request.
+        organization_token = current_organization.set(None)
+{%- endif %}
         encoded_id = request_id.encode()
         status = 500
         started = False
@@ -80,3 +87,6 @@ class RequestContextMiddleware:
                 )
             request_id_var.reset(token)
             current_client_address.reset(address_token)
+{%- if cookiecutter.multi_tenancy == "yes" %}
+            current_organization.reset(organization_token)
+{%- endif %}

@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Protocol
 
-from .identity import UserSnapshot
+from .identity import {% if cookiecutter.multi_tenancy == "yes" %}MembershipSnapshot, {% endif %}UserSnapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +18,11 @@ class LiveSession:
     user: UserSnapshot
     # When the session ends, as a POSIX timestamp: no cache may outlive it.
     expires_at: float
+{%- if cookiecutter.multi_tenancy == "yes" %}
+    # The organization the session is bound to and the user's role there; None when
+    # bound to none. A session bound to an organization the user left is not live.
+    membership: MembershipSnapshot | None = None
+{%- endif %}
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +31,11 @@ class KeyGrant:
 
     user: UserSnapshot
     scopes: frozenset[str]
+{%- if cookiecutter.multi_tenancy == "yes" %}
+    # The key's organization and the user's role there; a key of an organization the
+    # user left is not valid.
+    membership: MembershipSnapshot | None = None
+{%- endif %}
 
 
 class SessionStore(Protocol):

@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from .scopes import Role
+from .scopes import {% if cookiecutter.multi_tenancy == "yes" %}OrganizationRole, {% endif %}Role
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,3 +22,13 @@ class UserSnapshot:
     email_verified: bool
     mfa_enabled: bool
     created_at: datetime
+{%- if cookiecutter.multi_tenancy == "yes" %}
+
+
+@dataclass(frozen=True, slots=True)
+class MembershipSnapshot:
+    """The organization a credential is bound to, and the caller's role in it now."""
+
+    organization_id: uuid.UUID
+    role: OrganizationRole
+{%- endif %}

@@ -2,7 +2,8 @@
 
 An entry is trusted only while the user's *auth version* is the one it was loaded
 under. Everything that changes what a user may do (role, active state, the profile
-/users/me shows, a revoked login session) commits through `commit_change`, which bumps
+/users/me shows, a revoked login session{% if cookiecutter.multi_tenancy == "yes" %}, a membership or a role in an
+organization{% endif %}) commits through `commit_change`, which bumps
 the version before and after the commit, so the next request anywhere reloads from the
 database. Loads read the version *before* the database, so a change that lands during a
 load is caught on the following request.
@@ -38,7 +39,7 @@ from typing import Protocol
 from limits.aio.storage import Storage
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .identity import UserSnapshot
+from .identity import {% if cookiecutter.multi_tenancy == "yes" %}MembershipSnapshot, {% endif %}UserSnapshot
 from .rate_limit import WindowCount, WindowHit
 
 CACHE_SECONDS = 30.0
@@ -110,6 +111,10 @@ class CachedPrincipal:
     version: str
     # The earlier of the login session's expiry and the end of the cache period.
     valid_until: float
+{%- if cookiecutter.multi_tenancy == "yes" %}
+    # The session's organization and the user's role there, as loaded with the user.
+    membership: MembershipSnapshot | None
+{%- endif %}
 
 
 class PrincipalCache:
@@ -150,9 +155,16 @@ class PrincipalCache:
         *,
         version: str,
         session_expires_at: float,
+{%- if cookiecutter.multi_tenancy == "yes" %}
+        membership: MembershipSnapshot | None,
+{%- endif %}
     ) -> None:
         valid_until = min(time.time() + CACHE_SECONDS, session_expires_at)
+{%- if cookiecutter.multi_tenancy == "yes" %}
+        self._entries[session_id] = CachedPrincipal(user, version, valid_until, membership)
+{%- else %}
         self._entries[session_id] = CachedPrincipal(user, version, valid_until)
+{%- endif %}
         if len(self._entries) > MAX_ENTRIES:
             self._entries.popitem(last=False)
 

@@ -53,6 +53,10 @@ class AccessClaims:
     session_id: str
     scopes: frozenset[str]
     expires_at: int
+{%- if cookiecutter.multi_tenancy == "yes" %}
+    # The `org` claim: the organization the token is bound to; None when it is not.
+    organization_id: str | None = None
+{%- endif %}
 
 
 def _is_canonical(token: str) -> bool:
@@ -85,7 +89,27 @@ class TokenCodec:
         self._audience = audience
         # Tokens whose signature and claims passed every check, by their exact text: the
         # same bytes cannot verify differently, and a client sends its token repeatedly.
-        self._verified: OrderedDict[str, AccessClaims] = OrderedDict()
+        self._verified: OrderedDict[str, AccessClaims] = OrderedDict(){%- if cookiecutter.multi_tenancy == "yes" %}
+
+    def issue_access_token(
+        self,
+        *,
+        subject: str,
+        session_id: str,
+        scopes: frozenset[str],
+        lifetime_seconds: int,
+        organization_id: str | None = None,
+    ) -> tuple[str, AccessClaims]:
+        now = int(time.time())
+        claims = AccessClaims(
+            subject=subject,
+            token_id=uuid.uuid4().hex,
+            session_id=session_id,
+            scopes=scopes,
+            expires_at=now + lifetime_seconds,
+            organization_id=organization_id,
+        )
+{%- else %}
 
     def issue_access_token(
         self, *, subject: str, session_id: str, scopes: frozenset[str], lifetime_seconds: int
@@ -98,6 +122,7 @@ class TokenCodec:
             scopes=scopes,
             expires_at=now + lifetime_seconds,
         )
+{%- endif %}
         payload = {
             "iss": self._issuer,
             "aud": self._audience,
@@ -110,6 +135,10 @@ class TokenCodec:
             "nbf": now,
             "exp": claims.expires_at,
         }
+{%- if cookiecutter.multi_tenancy == "yes" %}
+        if organization_id is not None:
+            payload["org"] = organization_id
+{%- endif %}
         return jwt_library.encode(payload, self._key, algorithm=ALGORITHM), claims
 
     def decode_access_token(self, token: str) -> AccessClaims:
@@ -168,10 +197,18 @@ class TokenCodec:
         payload.setdefault("scope", "")
         if not all(isinstance(payload[claim], str) for claim in _TEXT_CLAIMS):
             raise InvalidTokenError("malformed claims")
+{%- if cookiecutter.multi_tenancy == "yes" %}
+        organization_id = payload.get("org")
+        if organization_id is not None and not isinstance(organization_id, str):
+            raise InvalidTokenError("malformed org claim")
+{%- endif %}
         return AccessClaims(
             subject=payload["sub"],
             token_id=payload["jti"],
             session_id=payload["sid"],
             scopes=frozenset(payload["scope"].split()),
             expires_at=int(times["exp"]),
+{%- if cookiecutter.multi_tenancy == "yes" %}
+            organization_id=organization_id,
+{%- endif %}
         )

@@ -66,6 +66,12 @@ class UserSession(Base):
     ip_address: Mapped[str | None] = mapped_column(String(MAX_ADDRESS_LENGTH))
     # NULL as well when the client sent none.
     user_agent: Mapped[str | None] = mapped_column(String(MAX_USER_AGENT_LENGTH))
+{%- if cookiecutter.multi_tenancy == "yes" %}
+    # The organization its tokens are bound to (the `org` claim); NULL: none.
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("organizations.id"), index=True
+    )
+{%- endif %}
 
     @classmethod
     def live_at(cls, now: datetime) -> ColumnElement[bool]:

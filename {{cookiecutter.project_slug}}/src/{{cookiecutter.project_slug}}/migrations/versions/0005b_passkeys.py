@@ -1,7 +1,7 @@
 """passkeys
 
 Revision ID: 0005b
-Revises: 0005
+Revises: {{ "0005a" if cookiecutter.multi_tenancy == "yes" else "0005" }}
 Create Date: 2026-12-07
 
 The WebAuthn credentials users register, and the challenges issued for them.
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005b"
-down_revision: str | None = "0005"
+down_revision: str | None = "{{ "0005a" if cookiecutter.multi_tenancy == "yes" else "0005" }}"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,8 @@
+{% set items_parent = "0005b" if cookiecutter.passkeys == "yes" else "0005a" if cookiecutter.multi_tenancy == "yes" else "0005" -%}
 """items, the example resource
 
 Revision ID: 0006
-Revises: {{ "0005b" if cookiecutter.passkeys == "yes" else "0005" }}
+Revises: {{ items_parent }}
 Create Date: 2026-12-07
 
 The example's table has a migration of its own, so that removing the example removes
@@ -15,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "{{ "0005b" if cookiecutter.passkeys == "yes" else "0005" }}"
+down_revision: str | None = "{{ items_parent }}"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -29,13 +30,37 @@ def upgrade() -> None:
         sa.Column("title", sa.String(length=200), nullable=False),
         sa.Column("description", sa.String(length=2000), nullable=True),
         sa.Column("owner_id", sa.Uuid(), nullable=False),
+{%- if cookiecutter.multi_tenancy == "yes" %}
+        sa.Column("organization_id", sa.Uuid(), nullable=False),
+{%- endif %}
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["owner_id"], ["users.id"], ondelete="CASCADE"),
+{%- if cookiecutter.multi_tenancy == "yes" %}
+        sa.ForeignKeyConstraint(["organization_id"], ["organizations.id"], ondelete="CASCADE"),
+        sa.UniqueConstraint("organization_id", "id"),
+{%- endif %}
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_items_owner_id", "items", ["owner_id"])
+{%- if cookiecutter.multi_tenancy == "yes" %}
+    op.create_index("ix_items_organization_id", "items", ["organization_id"])
+{%- if cookiecutter.database == "postgresql" %}
+    # Row-level security (tenancy/row_security.py): forced, so the table's owner is held
+    # to it too; the setting is read once per statement, and unset means no rows.
+    op.execute("ALTER TABLE items ENABLE ROW LEVEL SECURITY")
+    op.execute("ALTER TABLE items FORCE ROW LEVEL SECURITY")
+    bound = "(SELECT NULLIF(current_setting('app.organization_id', true), '')::uuid)"
+    op.execute(
+        f"CREATE POLICY items_organization_isolation ON items "
+        f"USING (organization_id = {bound}) WITH CHECK (organization_id = {bound})"
+    )
+{%- endif %}
+{%- endif %}
 
 
 def downgrade() -> None:
+{%- if cookiecutter.multi_tenancy == "yes" %}
+    op.drop_index("ix_items_organization_id", table_name="items")
+{%- endif %}
     op.drop_index("ix_items_owner_id", table_name="items")
     op.drop_table("items")

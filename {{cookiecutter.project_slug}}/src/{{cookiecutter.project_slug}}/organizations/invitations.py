@@ -1,0 +1,200 @@
+"""Invitations: a role in an organization, offered by mail to one address.
+
+The mailed token carries 256 random bits and only its SHA-256 is stored; it works once,
+for 7 days, and only for a logged-in user whose verified address is the invited one.
+Each organization has at most MAX_PENDING_INVITATIONS pending and sends at most
+MAX_INVITATIONS_PER_HOUR: both counted in the statement that inserts, after the
+organization's row is locked on PostgreSQL (SQLite runs one write at a time), so
+parallel requests cannot pass them.
+"""
+
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import ColumnElement, and_, func, insert, literal, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..access.principal import Principal
+from ..audit.trail import Event, record
+from ..config import Settings
+from ..db import utcnow
+from ..errors import AppError, ConflictError, ForbiddenError, NotFoundError
+from ..mail import Mail, link_mail
+from ..security.identity import UserSnapshot
+from ..security.scopes import ORGANIZATION_ROLE_RANK, OrganizationRole
+from ..security.secret_tokens import hash_secret_token, new_secret_token
+from ..tenancy.models import Invitation, Membership, Organization
+
+INVITATION_LIFETIME = timedelta(days=7)
+MAX_PENDING_INVITATIONS = 50
+MAX_INVITATIONS_PER_HOUR = 20
+INVALID_INVITATION = "Invalid, used, revoked or expired invitation"
+
+
+def pending(now: object) -> ColumnElement[bool]:
+    return and_(
+        Invitation.accepted_at.is_(None),
+        Invitation.revoked_at.is_(None),
+        Invitation.expires_at > now,
+    )
+
+
+async def invite(
+    db: AsyncSession, inviter: Principal, email: str, role: OrganizationRole
+) -> tuple[Invitation, str, Organization]:
+    """A new invitation to the inviter's organization and its token, for the mail only."""
+    organization_id = inviter.organization_id
+    inviter_role = inviter.membership.role if inviter.membership is not None else None
+    if inviter_role is None or ORGANIZATION_ROLE_RANK[role] > ORGANIZATION_ROLE_RANK[inviter_role]:
+        raise ForbiddenError("You cannot invite to a role above your own")
+    organization = (
+        await db.execute(
+            select(Organization).where(Organization.id == organization_id).with_for_update()
+        )
+    ).scalar_one()
+    token = new_secret_token()
+    now = utcnow()
+    invitation = Invitation(
+        id=uuid.uuid4(),
+        organization_id=organization_id,
+        email=email.strip().lower(),
+        role=role.value,
+        token_hash=hash_secret_token(token),
+        inviter_id=inviter.user.id,
+        created_at=now,
+        expires_at=now + INVITATION_LIFETIME,
+    )
+    in_organization = Invitation.organization_id == organization_id
+    pending_count = (
+        select(func.count()).select_from(Invitation).where(in_organization, pending(now))
+    ).scalar_subquery()
+    last_hour = (
+        select(func.count())
+        .select_from(Invitation)
+        .where(in_organization, Invitation.created_at > now - timedelta(hours=1))
+    ).scalar_subquery()
+    columns = [
+        "id",
+        "organization_id",
+        "email",
+        "role",
+        "token_hash",
+        "inviter_id",
+        "created_at",
+        "expires_at",
+    ]
+    values = [
+        literal(getattr(invitation, name), Invitation.__table__.c[name].type) for name in columns
+    ]
+    inserted = await db.execute(
+        insert(Invitation).from_select(
+            columns,
+            select(*values).where(
+                pending_count < MAX_PENDING_INVITATIONS, last_hour < MAX_INVITATIONS_PER_HOUR
+            ),
+        )
+    )
+    if not inserted.rowcount:  # type: ignore[attr-defined]
+        await db.rollback()
+        raise ConflictError(
+            f"At most {MAX_PENDING_INVITATIONS} pending invitations, and "
+            f"{MAX_INVITATIONS_PER_HOUR} an hour, per organization"
+        )
+    record(
+        db,
+        Event.INVITATION_CREATED,
+        user_id=None,
+        actor_id=inviter.user.id,
+        organization_id=organization_id,
+        role=role.value,
+    )
+    await db.commit()
+    return invitation, token, organization
+
+
+async def list_pending(db: AsyncSession, organization_id: uuid.UUID) -> list[Invitation]:
+    rows = await db.scalars(
+        select(Invitation)
+        .where(Invitation.organization_id == organization_id, pending(utcnow()))
+        .order_by(Invitation.created_at.desc(), Invitation.id)
+    )
+    return list(rows)
+
+
+async def revoke(db: AsyncSession, revoker: Principal, invitation_id: uuid.UUID) -> None:
+    organization_id = revoker.organization_id
+    revoked = await db.execute(
+        update(Invitation)
+        .where(
+            Invitation.id == invitation_id,
+            Invitation.organization_id == organization_id,
+            pending(utcnow()),
+        )
+        .values(revoked_at=utcnow())
+    )
+    if revoked.rowcount != 1:  # type: ignore[attr-defined]
+        await db.rollback()
+        raise NotFoundError("Invitation not found")
+    record(
+        db,
+        Event.INVITATION_REVOKED,
+        actor_id=revoker.user.id,
+        organization_id=organization_id,
+    )
+    await db.commit()
+
+
+async def accept(db: AsyncSession, user: UserSnapshot, token: str) -> Membership:
+    """Spend the invitation for `user`, who becomes a member with its role."""
+    now = utcnow()
+    invitation = await db.scalar(
+        select(Invitation).where(Invitation.token_hash == hash_secret_token(token), pending(now))
+    )
+    if invitation is None:
+        raise AppError(INVALID_INVITATION)
+    if not user.email_verified or user.email.lower() != invitation.email:
+        raise ForbiddenError("This invitation is for another verified email address")
+    # Spent atomically: of two acceptances at once, one wins.
+    spent = await db.execute(
+        update(Invitation)
+        .where(Invitation.id == invitation.id, pending(now))
+        .values(accepted_at=now)
+    )
+    if spent.rowcount != 1:  # type: ignore[attr-defined]
+        await db.rollback()
+        raise AppError(INVALID_INVITATION)
+    membership = Membership(
+        organization_id=invitation.organization_id,
+        user_id=user.id,
+        role=invitation.role,
+        created_at=now,
+    )
+    db.add(membership)
+    try:
+        await db.flush()
+    except IntegrityError:
+        await db.rollback()
+        raise ConflictError("Already a member of this organization") from None
+    record(
+        db,
+        Event.INVITATION_ACCEPTED,
+        user_id=user.id,
+        organization_id=invitation.organization_id,
+        role=invitation.role,
+    )
+    await db.commit()
+    return membership
+
+
+def invitation_mail(
+    settings: Settings, organization: Organization, invitation: Invitation, token: str
+) -> Mail:
+    return link_mail(
+        to=invitation.email,
+        subject=f"You are invited to an organization on {settings.PROJECT_NAME}",
+        intro=f"You are invited to join {organization.name} as {invitation.role}. Log in "
+        "with this address, verified, and open this link to accept:",
+        link=f"{settings.FRONTEND_URL}/accept-invitation?token={token}",
+        lifetime=f"{INVITATION_LIFETIME.days} days",
+    )

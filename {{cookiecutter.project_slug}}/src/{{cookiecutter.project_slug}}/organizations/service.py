@@ -1,0 +1,238 @@
+"""Organizations and their members.
+
+Every rule that must hold under races is one conditional statement after a lock, as the
+last-admin rule is (admin/service.py): on PostgreSQL the rows the rule counts are locked
+first, so two such changes run one after the other and the second sees the first;
+SQLite runs one write at a time, and the conditional statement takes the write lock
+before it counts.
+"""
+
+import uuid
+
+from sqlalchemy import Delete, Update, delete, exists, func, insert, literal, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from ..access.principal import Principal
+from ..api_keys.models import ApiKey
+from ..api_keys.service import lock_owner
+from ..audit.trail import Event, record
+from ..db import utcnow
+from ..errors import ConflictError, ForbiddenError, NotFoundError
+from ..pagination import PageParams
+from ..security.principal_cache import PrincipalCache
+from ..security.scopes import OrganizationRole
+from ..tenancy.models import Membership, Organization
+from ..users.models import User, UserSession
+from .schemas import OrganizationCreate
+
+MAX_ORGANIZATIONS_PER_USER = 10
+LAST_OWNER = "An organization keeps at least one owner"
+
+
+async def create_organization(
+    db: AsyncSession, creator: uuid.UUID, data: OrganizationCreate
+) -> Organization:
+    """A new organization whose owner is `creator`; 409 for a taken slug or past the cap."""
+    organization = Organization(
+        id=uuid.uuid4(), name=data.name, slug=data.slug, created_at=utcnow()
+    )
+    # The creator's row first: parallel creations by one user count one after another.
+    await lock_owner(db, creator)
+    db.add(organization)
+    try:
+        await db.flush()
+    except IntegrityError:
+        await db.rollback()
+        raise ConflictError("Slug already taken") from None
+    owned = (
+        select(func.count())
+        .select_from(Membership)
+        .where(Membership.user_id == creator, Membership.role == OrganizationRole.OWNER)
+        .scalar_subquery()
+    )
+    values = {
+        "id": uuid.uuid4(),
+        "organization_id": organization.id,
+        "user_id": creator,
+        "role": OrganizationRole.OWNER.value,
+        "created_at": organization.created_at,
+    }
+    columns = list(values)
+    literals = [literal(value, Membership.__table__.c[name].type) for name, value in values.items()]
+    inserted = await db.execute(
+        insert(Membership).from_select(
+            columns, select(*literals).where(owned < MAX_ORGANIZATIONS_PER_USER)
+        )
+    )
+    if not inserted.rowcount:  # type: ignore[attr-defined]
+        await db.rollback()
+        raise ConflictError(f"At most {MAX_ORGANIZATIONS_PER_USER} organizations per owner")
+    record(db, Event.ORGANIZATION_CREATED, user_id=creator, organization_id=organization.id)
+    await db.commit()
+    return organization
+
+
+async def list_mine(
+    db: AsyncSession, user_id: uuid.UUID
+) -> list[tuple[Organization, OrganizationRole]]:
+    rows = await db.execute(
+        select(Organization, Membership.role)
+        .join(Membership, Membership.organization_id == Organization.id)
+        .where(Membership.user_id == user_id)
+        .order_by(Organization.slug)
+    )
+    return [(organization, OrganizationRole(role)) for organization, role in rows]
+
+
+def bound_organization(principal: Principal, organization_id: uuid.UUID) -> uuid.UUID:
+    """`organization_id`, if the caller's credential is bound to it: 404 otherwise, as for
+    an organization that does not exist."""
+    if principal.membership is None or principal.membership.organization_id != organization_id:
+        raise NotFoundError("Organization not found")
+    return organization_id
+
+
+async def list_members(
+    db: AsyncSession, organization_id: uuid.UUID, page: PageParams
+) -> tuple[list[tuple[Membership, User]], int]:
+    members = select(Membership, User).join(User, User.id == Membership.user_id)
+    members = members.where(Membership.organization_id == organization_id)
+    total = (
+        await db.scalar(
+            select(func.count())
+            .select_from(Membership)
+            .where(Membership.organization_id == organization_id)
+        )
+        or 0
+    )
+    rows = await db.execute(
+        members.order_by(Membership.created_at, Membership.id).limit(page.limit).offset(page.offset)
+    )
+    return [(membership, user) for membership, user in rows], total
+
+
+async def change_role(
+    db: AsyncSession,
+    principals: PrincipalCache,
+    actor: Principal,
+    user_id: uuid.UUID,
+    role: OrganizationRole,
+) -> tuple[Membership, User]:
+    """Give the member `user_id` of the actor's organization `role`; it counts from their
+    next request on every worker."""
+    organization_id = actor.organization_id
+    membership = await _member(db, organization_id, user_id)
+    _check_owner_rule(actor, membership, role)
+    change = update(Membership).values(role=role.value)
+    if membership.role == OrganizationRole.OWNER and role != OrganizationRole.OWNER:
+        await _keeping_an_owner(db, membership, change)
+    else:
+        await db.execute(change.where(Membership.id == membership.id))
+    record(
+        db,
+        Event.MEMBER_ROLE_CHANGED,
+        user_id=user_id,
+        actor_id=actor.user.id,
+        organization_id=organization_id,
+        role=role.value,
+    )
+    await principals.commit_change(db, user_id)
+    await db.refresh(membership)
+    user = await db.get_one(User, user_id)
+    return membership, user
+
+
+async def remove_member(
+    db: AsyncSession, principals: PrincipalCache, actor: Principal, user_id: uuid.UUID
+) -> None:
+    """Remove `user_id` from the actor's organization (or the actor, leaving it): their
+    sessions bound to it end and its API keys of theirs are revoked, on every worker from
+    their next request."""
+    organization_id = actor.organization_id
+    if user_id != actor.user.id and "members:write" not in actor.scopes:
+        raise ForbiddenError("Only an owner or admin may remove another member")
+    membership = await _member(db, organization_id, user_id)
+    if user_id != actor.user.id:
+        _check_owner_rule(actor, membership, None)
+    # Before the delete: orders it against an API key being created in this organization.
+    await lock_owner(db, user_id)
+    change = delete(Membership)
+    if membership.role == OrganizationRole.OWNER:
+        await _keeping_an_owner(db, membership, change)
+    else:
+        await db.execute(change.where(Membership.id == membership.id))
+    now = utcnow()
+    await db.execute(
+        update(UserSession)
+        .where(
+            UserSession.user_id == user_id,
+            UserSession.organization_id == organization_id,
+            UserSession.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+    )
+    await db.execute(
+        update(ApiKey)
+        .where(
+            ApiKey.user_id == user_id,
+            ApiKey.organization_id == organization_id,
+            ApiKey.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+    )
+    record(
+        db,
+        Event.MEMBER_REMOVED,
+        user_id=user_id,
+        actor_id=actor.user.id if actor.user.id != user_id else None,
+        organization_id=organization_id,
+    )
+    await principals.commit_change(db, user_id)
+
+
+async def _member(db: AsyncSession, organization_id: uuid.UUID, user_id: uuid.UUID) -> Membership:
+    membership = await db.scalar(
+        select(Membership).where(
+            Membership.organization_id == organization_id, Membership.user_id == user_id
+        )
+    )
+    if membership is None:
+        raise NotFoundError("Member not found")
+    return membership
+
+
+def _check_owner_rule(
+    actor: Principal, membership: Membership, role: OrganizationRole | None
+) -> None:
+    """Only an owner grants the owner role or takes it away (`role` None: removal)."""
+    actor_role = actor.membership.role if actor.membership is not None else None
+    touches_owner = membership.role == OrganizationRole.OWNER or role == OrganizationRole.OWNER
+    if touches_owner and actor_role != OrganizationRole.OWNER:
+        raise ForbiddenError("Only an owner may grant or take away the owner role")
+
+
+async def _keeping_an_owner(
+    db: AsyncSession, membership: Membership, change: Update | Delete
+) -> None:
+    """Run `change` of `membership`, which takes away an owner, only if another remains."""
+    owners = select(Membership.id).where(
+        Membership.organization_id == membership.organization_id,
+        Membership.role == OrganizationRole.OWNER,
+    )
+    await db.execute(owners.with_for_update())
+    other = aliased(Membership)
+    another_owner = exists().where(
+        other.organization_id == membership.organization_id,
+        other.role == OrganizationRole.OWNER,
+        other.id != membership.id,
+    )
+    done = await db.execute(
+        change.where(Membership.id == membership.id, another_owner).execution_options(
+            synchronize_session=False
+        )
+    )
+    if done.rowcount != 1:  # type: ignore[attr-defined]
+        await db.rollback()
+        raise ConflictError(LAST_OWNER)
