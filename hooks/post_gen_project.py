@@ -70,6 +70,8 @@ TENANCY_FILES = (
     Path("tests") / "test_tenant_isolation.py",
     Path("docs") / "organizations.md",
 )
+# How a passkey login binds an organization, in a render with both.
+PASSKEY_ORGANIZATIONS_TEST = Path("tests") / "test_passkey_organizations.py"
 # PostgreSQL's row-level security, in a render with organizations on PostgreSQL.
 ROW_SECURITY_FILES = (
     Path("src") / PROJECT_SLUG / "tenancy" / "row_security.py",
@@ -194,6 +196,8 @@ def remove_passkey_files() -> None:
                 shutil.rmtree(path)
             else:
                 path.unlink(missing_ok=True)
+    if PASSKEYS == "no" or MULTI_TENANCY == "no":
+        PASSKEY_ORGANIZATIONS_TEST.unlink()
 
 
 def select_jwt_library() -> None:

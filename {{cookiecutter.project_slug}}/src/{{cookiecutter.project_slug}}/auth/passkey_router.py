@@ -13,6 +13,9 @@ from ..passkeys.dependencies import RelyingPartyDep
 from ..passkeys.schemas import PasskeyLogin
 from ..security.clients import client_address, client_details
 from ..services import DbDep, ServicesDep
+{%- if cookiecutter.multi_tenancy == "yes" %}
+from ..tenancy.binding import membership_for_login
+{%- endif %}
 from .cookie_router import CookiePolicyDep, CookieSession, cookie_policy, start_cookie_session
 from .passkey_login import log_in_with_passkey
 from .schemas import TokenPair
@@ -56,7 +59,12 @@ async def passkey_login(
         client=client_address(request),
         require_verified_email=services.settings.REQUIRE_VERIFIED_EMAIL,
     )
+{%- if cookiecutter.multi_tenancy == "yes" %}
+    membership = await membership_for_login(db, user.id, data.organization)
+    return await sessions.open(db, user, frozenset(), client_details(request), membership)
+{%- else %}
     return await sessions.open(db, user, frozenset(), client_details(request))
+{%- endif %}
 
 
 @cookie_router.post("/passkey", responses=LOGIN_ERRORS)
@@ -79,5 +87,10 @@ async def cookie_passkey_login(
         client=client_address(request),
         require_verified_email=services.settings.REQUIRE_VERIFIED_EMAIL,
     )
+{%- if cookiecutter.multi_tenancy == "yes" %}
+    membership = await membership_for_login(db, user.id, data.organization)
+    pair = await sessions.open(db, user, frozenset(), client_details(request), membership)
+{%- else %}
     pair = await sessions.open(db, user, frozenset(), client_details(request))
+{%- endif %}
     return start_cookie_session(response, services, policy, pair)

@@ -30,6 +30,14 @@ class PasskeyCreate(RequestBody):
 
 class PasskeyLogin(RequestBody):
     credential: CredentialJSON
+{%- if cookiecutter.multi_tenancy == "yes" %}
+    organization: str | None = Field(
+        default=None,
+        max_length=100,
+        description="The organization (id or slug) to bind the tokens to, as the password "
+        "login's `organization`; omitted: the user's only organization, or none.",
+    )
+{%- endif %}
 
 
 class PasskeyPublic(BaseModel):
