@@ -6,9 +6,23 @@ from dataclasses import dataclass
 RENDERS: dict[str, dict[str, str]] = {
     "default": {},
     "production": {"database": "postgresql", "use_redis": "yes"},
+    "default-tenancy": {"multi_tenancy": "yes"},
+    "production-tenancy": {"database": "postgresql", "use_redis": "yes", "multi_tenancy": "yes"},
 }
 # Two workers against one, the render's scaling over the bare app's (issue 14).
 SCALING_TARGET = 0.9
+# Tenancy on against off, the same render otherwise: at most 10% cost (issue 23).
+TENANCY_TARGET = 0.9
+
+
+def on_postgresql(render: str) -> bool:
+    return RENDERS[render].get("database") == "postgresql"
+
+
+def with_tenancy(render: str) -> bool:
+    """Whether `render` has organizations, which an earlier template (--before) may not
+    offer: it serves these renders for the current template only."""
+    return RENDERS[render].get("multi_tenancy") == "yes"
 
 
 @dataclass(frozen=True)
@@ -32,12 +46,34 @@ CONFIGURATIONS = (
     Configuration("postgresql + Redis, access log off, 1 worker", "production", False, 1),
     Configuration("default (SQLite), access log on, 1 worker", "default", True, 1, 0.65),
     Configuration("default (SQLite), access log off, 1 worker", "default", False, 1),
+    Configuration(
+        "postgresql + Redis + tenancy, access log on, 1 worker", "production-tenancy", True, 1
+    ),
+    Configuration(
+        "default (SQLite) + tenancy, access log on, 1 worker", "default-tenancy", True, 1
+    ),
     Configuration("postgresql + Redis, access log on, 2 workers", "production", True, 2),
 )
 HEADLINE = CONFIGURATIONS[0]
 # The scaling compares these two, and the bare app with as many workers.
 ONE_WORKER, TWO_WORKERS = CONFIGURATIONS[0], CONFIGURATIONS[-1]
 WORKER_COUNTS = sorted({configuration.workers for configuration in CONFIGURATIONS})
+
+
+def _served(render: str, access_log: bool = True, workers: int = 1) -> Configuration:
+    return next(
+        configuration
+        for configuration in CONFIGURATIONS
+        if (configuration.render, configuration.access_log, configuration.workers)
+        == (render, access_log, workers)
+    )
+
+
+# The cost of tenancy per database: (database, tenancy on, the same render without it).
+TENANCY_PAIRS = (
+    ("postgresql + Redis", _served("production-tenancy"), _served("production")),
+    ("default (SQLite)", _served("default-tenancy"), _served("default")),
+)
 
 
 def app_target(version: str, configuration: Configuration) -> str:

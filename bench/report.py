@@ -13,6 +13,8 @@ from configurations import (
     CONFIGURATIONS,
     ONE_WORKER,
     SCALING_TARGET,
+    TENANCY_PAIRS,
+    TENANCY_TARGET,
     TWO_WORKERS,
     WORKER_COUNTS,
     app_target,
@@ -93,21 +95,23 @@ def percentile(samples: list[float], fraction: float) -> float | None:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def add_configurations(report: Report, throughput: Throughput, versions: list[str]) -> None:
+def add_configurations(report: Report, throughput: Throughput) -> None:
     """Rows for every configuration's /users/me against the bare app with as many workers,
-    then how two workers scale against one, the render's and the bare app's."""
+    then what tenancy costs, then how two workers scale against one, the render's and the
+    bare app's. A figure of a configuration not served (a version not given, a render
+    the --before template cannot make) is n/a or left blank."""
     report.notes += throughput.errors
 
-    def median(version: str, target: str) -> float | None:
-        return throughput.median(target) if version in versions else None
+    def median(target: str) -> float | None:
+        return throughput.median(target) if target in throughput.rps else None
 
-    def ratio(version: str, configuration_target: str, workers: int) -> float | None:
-        app, bare = median(version, configuration_target), median(version, bare_target(workers))
+    def ratio(configuration_target: str, workers: int) -> float | None:
+        app, bare = median(configuration_target), median(bare_target(workers))
         return None if app is None or bare is None else app / bare
 
     for configuration in CONFIGURATIONS:
         now, before = (
-            ratio(version, app_target(version, configuration), configuration.workers)
+            ratio(app_target(version, configuration), configuration.workers)
             for version in (NOW, BEFORE)
         )
         figure = f"/users/me, app / bare: {configuration.label}"
@@ -118,19 +122,27 @@ def add_configurations(report: Report, throughput: Throughput, versions: list[st
             passed = partial(operator.le, target)
             report.check(figure, now, f">= {target:g}", passed, before)
     for workers in WORKER_COUNTS:
-        bare = median(NOW, bare_target(workers))
+        bare = median(bare_target(workers))
         report.add(f"/users/me req/s, bare FastAPI, {workers} worker(s)", bare)
     for configuration in CONFIGURATIONS:
-        now, before = (median(v, app_target(v, configuration)) for v in (NOW, BEFORE))
+        now, before = (median(app_target(v, configuration)) for v in (NOW, BEFORE))
         report.add(f"/users/me req/s: {configuration.label}", now, before=before)
+    for database, tenancy_on, tenancy_off in TENANCY_PAIRS:
+        on, off = (median(app_target(NOW, c)) for c in (tenancy_on, tenancy_off))
+        report.check(
+            f"/users/me, tenancy on / off: {database}",
+            None if on is None or off is None else on / off,
+            f">= {TENANCY_TARGET:g}",
+            lambda value: value >= TENANCY_TARGET,
+        )
 
-    def scaling(version: str, one: str, two: str) -> float | None:
-        single, double = median(version, one), median(version, two)
+    def scaling(one: str, two: str) -> float | None:
+        single, double = median(one), median(two)
         return None if single is None or double is None else double / single
 
-    bare = scaling(NOW, bare_target(ONE_WORKER.workers), bare_target(TWO_WORKERS.workers))
+    bare = scaling(bare_target(ONE_WORKER.workers), bare_target(TWO_WORKERS.workers))
     app_now, app_before = (
-        scaling(v, app_target(v, ONE_WORKER), app_target(v, TWO_WORKERS)) for v in (NOW, BEFORE)
+        scaling(app_target(v, ONE_WORKER), app_target(v, TWO_WORKERS)) for v in (NOW, BEFORE)
     )
     workers = f"{TWO_WORKERS.workers} workers / {ONE_WORKER.workers}"
     report.add(f"{workers}, bare FastAPI", bare, "{:.2f}")

@@ -65,6 +65,8 @@ from configurations import (  # noqa: E402
     Configuration,
     app_target,
     bare_target,
+    on_postgresql,
+    with_tenancy,
 )
 from load import alternate, login_flood, python_load, wrk_load  # noqa: E402
 from report import (  # noqa: E402
@@ -75,7 +77,7 @@ from report import (  # noqa: E402
     add_micro,
     add_middleware_cost,
 )
-from stores import postgresql_database, redis_server  # noqa: E402
+from stores import app_role, postgresql_database, redis_server  # noqa: E402
 
 from tooling.served import LOOPBACK, Served, clean_environment, serve  # noqa: E402
 
@@ -88,6 +90,9 @@ BENCH_SECRET_KEY = secrets.token_urlsafe(64)
 USERS_ME = "/api/v1/users/me"
 HEALTH = "/api/v1/health"
 TOKEN_PATH = "/api/v1/auth/token"  # noqa: S105 - a path
+ORGANIZATIONS = "/api/v1/organizations"
+# The organization a tenancy render's bench token is bound to.
+BENCH_ORGANIZATION = {"name": "Bench", "slug": "bench"}
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 NOW, BEFORE = "now", "before"
 
@@ -188,10 +193,13 @@ def memory_mb(server: Served, key: str) -> float | None:
     return None
 
 
-def http_get(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
-    request = urllib.request.Request(url, headers=headers or {})  # noqa: S310 - loopback http
+def http_request(
+    url: str, headers: dict[str, str] | None = None, data: bytes | None = None
+) -> tuple[int, bytes]:
+    """A GET, or a POST of `data`; the status and the body, whatever the status."""
+    request = urllib.request.Request(url, data=data, headers=headers or {})  # noqa: S310 - loopback http
     try:
-        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310  # nosec B310
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310  # nosec B310
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
@@ -201,12 +209,30 @@ def bearer_header(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def log_in(server: Served, password: str) -> str:
-    form = urllib.parse.urlencode({"username": ADMIN, "password": password}).encode()
+def log_in(server: Served, password: str, organization: str | None = None) -> str:
+    fields = {"username": ADMIN, "password": password}
+    if organization is not None:
+        fields["organization"] = organization
+    form = urllib.parse.urlencode(fields).encode()
     request = urllib.request.Request(server.url + TOKEN_PATH, data=form)  # noqa: S310
     with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310  # nosec B310
         token: str = json.load(response)["access_token"]
         return token
+
+
+def bench_token(server: Served, password: str, tenancy: bool) -> str:
+    """The admin's bearer token; in a tenancy render, bound to an organization the admin
+    creates (or, on a server sharing the database of one that did, already belongs to),
+    so that the membership check is on the measured request's path."""
+    token = log_in(server, password)
+    if not tenancy:
+        return token
+    headers = {**bearer_header(token), "Content-Type": "application/json"}
+    payload = json.dumps(BENCH_ORGANIZATION).encode()
+    status, body = http_request(server.url + ORGANIZATIONS, headers, payload)
+    if status not in (201, 409):  # 409: the slug is taken, by the admin on a shared database
+        raise RuntimeError(f"creating the organization: {status} {body[:200]!r}")
+    return log_in(server, password, BENCH_ORGANIZATION["slug"])
 
 
 # --- the run ----------------------------------------------------------------------------
@@ -232,6 +258,25 @@ class Fleet:
     bare: dict[int, Served] = field(default_factory=dict)
 
 
+def production_stores(
+    stack: ExitStack,
+    args: argparse.Namespace,
+    python: Path,
+    render: str,
+    project: Path,
+    env: dict[str, str],
+) -> str:
+    """A PostgreSQL database of `render`'s own, migrated as its owner with the app's
+    `env`; returns the URL the app connects with. A tenancy render's app
+    connects as a role of its own without BYPASSRLS, as its docs/organizations.md says
+    to run it, so that PostgreSQL's row-level security is on the measured path."""
+    owner_url = stack.enter_context(postgresql_database(python, args.postgres_admin_url))
+    migrate(python, project, {**env, "DATABASE_URL": owner_url})
+    if not with_tenancy(render):
+        return owner_url
+    return stack.enter_context(app_role(python, args.postgres_admin_url, owner_url))
+
+
 def serve_apps(
     stack: ExitStack,
     args: argparse.Namespace,
@@ -240,34 +285,40 @@ def serve_apps(
     python: Path,
     password: str,
 ) -> Fleet:
-    """Each configuration of each version, served; the production ones of a version share
-    a PostgreSQL database and a Redis database, as the workers of one deployment do."""
+    """Each configuration of each version, served. Each render on PostgreSQL has a
+    database and a Redis database of its own, which its configurations share, as the
+    workers of one deployment do."""
     fleet = Fleet()
     redis_url = stack.enter_context(redis_server(workdir))
-    for index, (version, renders) in enumerate(projects.items()):
-        database_url = stack.enter_context(postgresql_database(python, args.postgres_admin_url))
-        migrated = False
+    # (version, render): its database URL and its Redis database's.
+    stores: dict[tuple[str, str], tuple[str, str]] = {}
+    for version, renders in projects.items():
         for configuration in CONFIGURATIONS:
+            if configuration.render not in renders:
+                continue  # a render the --before template cannot make
             name = app_target(version, configuration)
             project = renders[configuration.render]
-            production = configuration.render == "production"
             env = app_environment(
                 workdir,
                 password,
-                database_url if production else sqlite_url(workdir, f"{name}.db"),
+                sqlite_url(workdir, f"{name}.db"),
                 access_log=configuration.access_log,
-                # Each version its own Redis database: they share no counters.
-                redis_url=f"{redis_url}/{index}" if production else "",
             )
             env["PYTHONPATH"] = str(project / "src")
-            if production and not migrated:
-                migrate(python, project, env)
-                migrated = True
+            if on_postgresql(configuration.render):
+                # Its own database and Redis database: renders share no rows, no counters.
+                key = (version, configuration.render)
+                if key not in stores:
+                    database_url = production_stores(
+                        stack, args, python, configuration.render, project, env
+                    )
+                    stores[key] = (database_url, f"{redis_url}/{len(stores)}")
+                env["DATABASE_URL"], env["REDIS_URL"] = stores[key]
             command = uvicorn_command(python, f"{SLUG}.main:app", configuration.workers)
             log(f"serving {name}")
             server = stack.enter_context(serve(command, env, workdir, name))
             fleet.apps[name], fleet.envs[name] = server, env
-            fleet.tokens[name] = log_in(server, password)
+            fleet.tokens[name] = bench_token(server, password, with_tenancy(configuration.render))
     return fleet
 
 
@@ -277,7 +328,7 @@ def serve_baselines(
     """The bare app with each worker count, returning the JSON the app returns; and the
     app without its middleware (from `env`), which is returned."""
     for name, server in fleet.apps.items():
-        status, body = http_get(server.url + USERS_ME, bearer_header(fleet.tokens[name]))
+        status, body = http_request(server.url + USERS_ME, bearer_header(fleet.tokens[name]))
         if status != 200:
             raise RuntimeError(f"{name}: /users/me answered {status}: {body[:200]!r}")
     # Every app returns the same admin, as the bare app must.
@@ -292,7 +343,7 @@ def serve_baselines(
 
 
 def measure_throughput(
-    report: Report, args: argparse.Namespace, fleet: Fleet, stripped: Served, versions: list[str]
+    report: Report, args: argparse.Namespace, fleet: Fleet, stripped: Served
 ) -> None:
     targets = {bare_target(n): (server.url + USERS_ME, {}) for n, server in fleet.bare.items()}
     for name, server in fleet.apps.items():
@@ -302,7 +353,7 @@ def measure_throughput(
     targets["stripped /health"] = (stripped.url + HEALTH, {})
     load = python_load if args.python_load else wrk_load
     throughput = alternate(targets, load, args.rounds, args.duration, args.connections, log)
-    add_configurations(report, throughput, versions)
+    add_configurations(report, throughput)
     add_middleware_cost(report, throughput)
 
 
@@ -358,7 +409,7 @@ def run_benchmarks(
         fleet = serve_apps(stack, args, projects, workdir, python, password)
         stripped = serve_baselines(stack, fleet, workdir, python, fleet.envs[micro_name])
         log("throughput: " + ("Python load generator" if args.python_load else "wrk"))
-        measure_throughput(report, args, fleet, stripped, list(projects))
+        measure_throughput(report, args, fleet, stripped)
     log("in-process microbenchmarks")
     env = {**fleet.envs[micro_name], "BENCH_TOKEN": fleet.tokens[micro_name]}
     add_micro(report, micro(python, env))
@@ -411,6 +462,7 @@ def main() -> int:
                 version: {
                     name: render(template, workdir / f"{version}-{name}", options)
                     for name, options in RENDERS.items()
+                    if version == NOW or not with_tenancy(name)
                 }
                 for version, template in templates.items()
             }
@@ -431,7 +483,10 @@ def main() -> int:
             print(f"bench: a measurement failed: {error}", file=sys.stderr)
             report.notes.append(f"stopped early: {str(error).splitlines()[0]}")
     if args.before:
-        report.notes.append(f"before: the template at {args.before}")
+        report.notes.append(
+            f"before: the template at {args.before}; the tenancy renders are served for the "
+            "current template only (an earlier one may have no multi_tenancy option)"
+        )
     report.notes.append(
         "'middleware removed': the same app with app.user_middleware emptied before serving "
         "(bench/stripped_app.py); routing, dependencies and Starlette's error layers remain"

@@ -1,5 +1,6 @@
 """The servers a `postgresql` + `use_redis=yes` render needs: a PostgreSQL database of
-the benchmark's own, and a private Redis on a free loopback port.
+the benchmark's own (and, for a tenancy render, a role without BYPASSRLS to serve it
+as), and a private Redis on a free loopback port.
 
 Both are made for one run and removed after it, whatever happened in between.
 """
@@ -11,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from tooling.served import LOOPBACK, accepts_connections, free_port
 
@@ -48,6 +50,31 @@ def postgresql_database(python: Path, admin_url: str) -> Iterator[str]:
         yield f"{server}/{name}"
     finally:
         _execute(python, admin_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@contextmanager
+def app_role(python: Path, admin_url: str, database_url: str) -> Iterator[str]:
+    """A login role on the server of `admin_url` that is no superuser and has no
+    BYPASSRLS, allowed to read and write the tables of the (migrated) database of
+    `database_url`, so that PostgreSQL applies the row-level security policies to it;
+    yields the database's SQLAlchemy URL as that role."""
+    role = f"secure_api_bench_app_{secrets.token_hex(4)}"
+    database = urlsplit(database_url)
+    owner_url = urlunsplit(database._replace(scheme="postgresql"))
+    server = database.netloc.rsplit("@", 1)[-1]
+    _execute(python, admin_url, f"CREATE ROLE {role} LOGIN NOSUPERUSER NOBYPASSRLS")
+    try:
+        _execute(
+            python,
+            owner_url,
+            f"GRANT USAGE ON SCHEMA public TO {role}; "
+            f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}; "
+            f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}",
+        )
+        yield urlunsplit(database._replace(netloc=f"{role}@{server}"))
+    finally:
+        _execute(python, owner_url, f"DROP OWNED BY {role}")
+        _execute(python, admin_url, f"DROP ROLE IF EXISTS {role}")
 
 
 @contextmanager
