@@ -5,15 +5,18 @@ Run from the template repository's root with the tools' Python (it has cookiecut
     .venv/bin/python bench/run.py [--before DIR]
 
 It renders the default project and the production one (`database=postgresql`,
-`use_redis=yes`), installs their dependencies into `.bench-venv/` (created on the first
-run, reused after), and serves each configuration of CONFIGURATIONS (render, access log
-on or off, uvicorn workers) on loopback ports, with a PostgreSQL database and a Redis of
-its own for the production render. It measures:
+`use_redis=yes`), each also with `multi_tenancy=yes`, installs their dependencies into
+`.bench-venv/` (created on the first run, reused after), and serves each configuration
+of CONFIGURATIONS (render, access log on or off, uvicorn workers) on loopback ports, with
+a PostgreSQL database and a Redis database of its own for each production render. It
+measures:
 
 - throughput of an authenticated `GET /api/v1/users/me` in every configuration against
   a bare FastAPI app on the same uvicorn, Python and worker count, alternating all the
-  servers (wrk when it is on PATH, else a Python load generator); and how two workers
-  scale against one, for the production render and for the bare app;
+  servers (wrk when it is on PATH, else a Python load generator); what tenancy costs,
+  each tenancy render (its token bound to an organization) against the same render
+  without it; and how two workers scale against one, for the production render and for
+  the bare app;
 - `GET /api/v1/health` latency from a 50/s prober, idle and while 16 connections log in
   with a valid password as fast as they can, with production Argon2 settings;
 - the server's peak RSS (VmHWM) over that flood;
@@ -21,8 +24,8 @@ its own for the production render. It measures:
   cost of token verification, of the user lookup and of the access line, in-process.
 
 With `--before DIR` (a checkout of an earlier commit of this template), the same
-configurations of that template are served and loaded in the same rounds, and the
-table gets a column of their figures.
+configurations of that template, but the tenancy ones, are served and loaded in the
+same rounds, and the table gets a column of their figures.
 
 Every figure that has a target is marked PASS or MISS. The script is a report: a missed
 target does not change its exit status (1 only when it could not render, install or
