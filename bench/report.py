@@ -144,11 +144,11 @@ def add_configurations(report: Report, throughput: Throughput) -> None:
     app_now, app_before = (
         scaling(app_target(v, ONE_WORKER), app_target(v, TWO_WORKERS)) for v in (NOW, BEFORE)
     )
-    workers = f"{TWO_WORKERS.workers} workers / {ONE_WORKER.workers}"
-    report.add(f"{workers}, bare FastAPI", bare, "{:.2f}")
-    report.add(f"{workers}, production render", app_now, "{:.2f}", app_before)
+    two_over_one = f"{TWO_WORKERS.workers} workers / {ONE_WORKER.workers}"
+    report.add(f"{two_over_one}, bare FastAPI", bare, "{:.2f}")
+    report.add(f"{two_over_one}, production render", app_now, "{:.2f}", app_before)
     report.check(
-        f"{workers}: the render's scaling / the bare app's",
+        f"{two_over_one}: the render's scaling / the bare app's",
         None if app_now is None or bare is None else app_now / bare,
         f">= {SCALING_TARGET:g}",
         lambda value: value >= SCALING_TARGET,

@@ -348,7 +348,9 @@ def serve_baselines(
 def measure_throughput(
     report: Report, args: argparse.Namespace, fleet: Fleet, stripped: Served
 ) -> None:
-    targets = {bare_target(n): (server.url + USERS_ME, {}) for n, server in fleet.bare.items()}
+    targets: dict[str, tuple[str, dict[str, str]]] = {
+        bare_target(n): (server.url + USERS_ME, {}) for n, server in fleet.bare.items()
+    }
     for name, server in fleet.apps.items():
         targets[name] = (server.url + USERS_ME, bearer_header(fleet.tokens[name]))
     health_app = fleet.apps[app_target(NOW, default_log_off())]
