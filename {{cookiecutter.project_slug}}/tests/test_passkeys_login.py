@@ -213,6 +213,28 @@ async def test_a_counter_that_goes_backwards_refuses_and_is_audited(
     assert event.details["reason"] == "counter"
 
 
+async def test_a_cloned_passkey_is_audited_after_a_junk_assertion(
+    client: AsyncClient, make_user: UserFactory, services: Services
+) -> None:
+    # Anyone holding the credential id can send junk for it; that must not use up the
+    # audit row of the clone's login that follows.
+    authenticator, _, user = await _enrolled(client, make_user)
+    assert (await passkey_login(client, authenticator)).status_code == 200
+    assert (await passkey_login(client, authenticator)).status_code == 200
+    impostor = SoftwareAuthenticator()
+    impostor.credential_id, impostor.user_handle = (
+        authenticator.credential_id,
+        authenticator.user_handle,
+    )
+    assert (await passkey_login(client, impostor)).status_code == 401
+    authenticator.sign_count = 1
+    response = await passkey_login(client, authenticator)
+    assert response.status_code == 401
+    assert "counter went backwards" in response.json()["detail"]
+    events = await audit_rows(services, event="passkey_login_failed", user_id=user.id)
+    assert [event.details["reason"] for event in events] == ["invalid", "counter"]
+
+
 async def test_an_unknown_passkey_is_refused(client: AsyncClient, make_user: UserFactory) -> None:
     await _enrolled(client, make_user)
     stranger = SoftwareAuthenticator()
