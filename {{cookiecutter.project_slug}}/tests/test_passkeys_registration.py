@@ -24,6 +24,8 @@ from .crowd import all_at_once, client_from, loopback
 from .passkeys import (
     PASSKEYS_URL,
     REGISTRATION_OPTIONS_URL,
+    TOKEN_URL,
+    login_options,
     passkey_login,
     register,
     registration_options,
@@ -173,6 +175,35 @@ async def test_a_malformed_credential_is_refused(
     response = await _add(client, headers, {"id": "x", "response": "nothing"})
     assert response.status_code == 400
     assert response.json() == {"detail": "Malformed passkey credential"}
+
+
+@pytest.mark.parametrize("length", [1024, 3000])
+async def test_a_credential_id_over_1023_bytes_is_refused(
+    client: AsyncClient, make_user: UserFactory, length: int
+) -> None:
+    _, headers = await _user(client, make_user)
+    authenticator = SoftwareAuthenticator()
+    authenticator.credential_id = os.urandom(length)
+    options = await registration_options(client, headers)
+    response = await _add(client, headers, authenticator.create(options))
+    assert response.status_code == 400, response.text
+    assert response.json() == {"detail": "Passkey credential id longer than 1023 bytes"}
+    assert (await client.get(PASSKEYS_URL, headers=headers)).json() == []
+    # Nor does a login look one up.
+    assertion = authenticator.get(await login_options(client))
+    refused = await client.post(TOKEN_URL, json={"credential": assertion})
+    assert refused.status_code == 401
+    assert refused.json() == {"detail": "Passkey credential id longer than 1023 bytes"}
+
+
+async def test_a_credential_id_of_1023_bytes_is_kept(
+    client: AsyncClient, make_user: UserFactory
+) -> None:
+    _, headers = await _user(client, make_user)
+    authenticator = SoftwareAuthenticator()
+    authenticator.credential_id = os.urandom(1023)
+    await register(client, headers, authenticator)
+    assert (await passkey_login(client, authenticator)).status_code == 200
 
 
 async def test_a_passkey_registered_twice_is_refused(

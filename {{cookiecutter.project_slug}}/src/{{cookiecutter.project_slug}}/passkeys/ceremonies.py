@@ -46,6 +46,9 @@ from ..security.identity import UserSnapshot
 # How long a challenge is good for; the browser is told the same as its timeout.
 CHALLENGE_LIFETIME = timedelta(minutes=5)
 _TIMEOUT_MS = int(CHALLENGE_LIFETIME.total_seconds() * 1000)
+# The longest credential id WebAuthn Level 3 allows.
+MAX_CREDENTIAL_ID_BYTES = 1023
+CREDENTIAL_ID_TOO_LONG = f"Passkey credential id longer than {MAX_CREDENTIAL_ID_BYTES} bytes"
 
 
 class CeremonyError(Exception):
@@ -116,14 +119,19 @@ def parse_assertion(credential: dict[str, Any]) -> tuple[AuthenticationCredentia
         parsed = parse_authentication_credential_json(credential)
     except (WebAuthnException, binascii.Error, ValueError) as exc:
         raise CeremonyError("Malformed passkey assertion") from exc
+    if len(parsed.raw_id) > MAX_CREDENTIAL_ID_BYTES:
+        # No passkey has one: not worth a lookup.
+        raise CeremonyError(CREDENTIAL_ID_TOO_LONG)
     return parsed, _challenge(parsed.response.client_data_json, ClientDataType.WEBAUTHN_GET)
 
 
 def verify_registration(
     party: RelyingParty, credential: RegistrationCredential, challenge: str
 ) -> VerifiedRegistration:
+    """Check the new credential's origin, RP ID, user verification and attestation, and
+    that its id fits."""
     try:
-        return verify_registration_response(
+        verified = verify_registration_response(
             credential=credential,
             expected_challenge=base64url_to_bytes(challenge),
             expected_rp_id=party.id,
@@ -132,6 +140,9 @@ def verify_registration(
         )
     except WebAuthnException as exc:
         raise CeremonyError(f"Passkey not accepted: {exc}") from exc
+    if len(verified.credential_id) > MAX_CREDENTIAL_ID_BYTES:
+        raise CeremonyError(CREDENTIAL_ID_TOO_LONG)
+    return verified
 
 
 def verify_assertion(
