@@ -42,8 +42,10 @@ class SoftwareAuthenticator:
         origin: str = FRONTEND_ORIGIN,
         rp_id: str | None = None,
         user_verified: bool = True,
+        attestation: tuple[str, dict[str, Any]] = ("none", {}),
     ) -> dict[str, Any]:
-        """`credential.toJSON()` of a new credential for creation options `options`."""
+        """`credential.toJSON()` of a new credential for creation options `options`; a
+        crafted `attestation` (format, statement) replaces its own."""
         self.user_handle = base64url_to_bytes(options["user"]["id"])
         client_data = _client_data("webauthn.create", options["challenge"], origin)
         flags = USER_PRESENT | ATTESTED_CREDENTIAL | (USER_VERIFIED if user_verified else 0)
@@ -54,7 +56,8 @@ class SoftwareAuthenticator:
             + self._cose_public_key()
         )
         auth_data = self._auth_data(rp_id or options["rp"]["id"], flags) + attested
-        attestation = encode_cbor({"fmt": "none", "attStmt": {}, "authData": auth_data})
+        fmt, statement = attestation
+        attestation_object = encode_cbor({"fmt": fmt, "attStmt": statement, "authData": auth_data})
         return {
             "id": bytes_to_base64url(self.credential_id),
             "rawId": bytes_to_base64url(self.credential_id),
@@ -63,7 +66,7 @@ class SoftwareAuthenticator:
             "clientExtensionResults": {},
             "response": {
                 "clientDataJSON": bytes_to_base64url(client_data),
-                "attestationObject": bytes_to_base64url(attestation),
+                "attestationObject": bytes_to_base64url(attestation_object),
                 "transports": ["internal", "hybrid"],
             },
         }

@@ -206,6 +206,24 @@ async def test_a_credential_id_of_1023_bytes_is_kept(
     assert (await passkey_login(client, authenticator)).status_code == 200
 
 
+@pytest.mark.parametrize(
+    "attestation",
+    [
+        ("fido-u2f", {"sig": b"x", "x5c": [b"junk"]}),
+        ("android-safetynet", {"ver": "1", "response": b"a.b.c"}),
+    ],
+)
+async def test_a_crafted_attestation_statement_is_refused(
+    client: AsyncClient, make_user: UserFactory, attestation: tuple[str, dict[str, Any]]
+) -> None:
+    _, headers = await _user(client, make_user)
+    options = await registration_options(client, headers)
+    credential = SoftwareAuthenticator().create(options, attestation=attestation)
+    response = await _add(client, headers, credential)
+    assert response.status_code == 400, response.text
+    assert response.json() == {"detail": "Malformed passkey credential"}
+
+
 async def test_a_passkey_registered_twice_is_refused(
     client: AsyncClient, make_user: UserFactory
 ) -> None:

@@ -140,6 +140,10 @@ def verify_registration(
         )
     except WebAuthnException as exc:
         raise CeremonyError(f"Passkey not accepted: {exc}") from exc
+    except Exception as exc:
+        # py_webauthn's attestation parsers let their parsers' errors (ASN.1, base64,
+        # CBOR...) through: a crafted statement is a bad credential, not a crash.
+        raise CeremonyError("Malformed passkey credential") from exc
     if len(verified.credential_id) > MAX_CREDENTIAL_ID_BYTES:
         raise CeremonyError(CREDENTIAL_ID_TOO_LONG)
     return verified
