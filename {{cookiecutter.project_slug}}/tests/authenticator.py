@@ -43,9 +43,10 @@ class SoftwareAuthenticator:
         rp_id: str | None = None,
         user_verified: bool = True,
         attestation: tuple[str, dict[str, Any]] = ("none", {}),
+        public_key: dict[int, Any] | None = None,
     ) -> dict[str, Any]:
         """`credential.toJSON()` of a new credential for creation options `options`; a
-        crafted `attestation` (format, statement) replaces its own."""
+        crafted `attestation` (format, statement) or COSE `public_key` replaces its own."""
         self.user_handle = base64url_to_bytes(options["user"]["id"])
         client_data = _client_data("webauthn.create", options["challenge"], origin)
         flags = USER_PRESENT | ATTESTED_CREDENTIAL | (USER_VERIFIED if user_verified else 0)
@@ -53,7 +54,7 @@ class SoftwareAuthenticator:
             bytes(16)  # AAGUID: none, as with "none" attestation
             + len(self.credential_id).to_bytes(2, "big")
             + self.credential_id
-            + self._cose_public_key()
+            + (self._cose_public_key() if public_key is None else encode_cbor(public_key))
         )
         auth_data = self._auth_data(rp_id or options["rp"]["id"], flags) + attested
         fmt, statement = attestation

@@ -7,11 +7,12 @@ from typing import Any
 import pytest
 from httpx import AsyncClient
 from sqlalchemy import func, insert, select, update
+from webauthn.helpers import encode_cbor
 
 from {{ cookiecutter.project_slug }}.db import utcnow
 from {{ cookiecutter.project_slug }}.passkeys.ceremonies import CHALLENGE_LIFETIME
 from {{ cookiecutter.project_slug }}.passkeys.challenges import MAX_PENDING_LOGINS, Ceremony
-from {{ cookiecutter.project_slug }}.passkeys.models import PasskeyChallenge
+from {{ cookiecutter.project_slug }}.passkeys.models import Passkey, PasskeyChallenge
 from {{ cookiecutter.project_slug }}.purge import purge_expired
 from {{ cookiecutter.project_slug }}.services import Services
 
@@ -233,6 +234,25 @@ async def test_a_cloned_passkey_is_audited_after_a_junk_assertion(
     assert "counter went backwards" in response.json()["detail"]
     events = await audit_rows(services, event="passkey_login_failed", user_id=user.id)
     assert [event.details["reason"] for event in events] == ["invalid", "counter"]
+
+
+async def test_a_stored_key_that_is_no_key_refuses_the_login(
+    client: AsyncClient, make_user: UserFactory, services: Services
+) -> None:
+    # Registration refuses such keys; a login must not crash on one all the same.
+    authenticator, _, user = await _enrolled(client, make_user)
+    async with services.sessionmaker() as db:
+        await db.execute(
+            update(Passkey)
+            .where(Passkey.user_id == user.id)
+            .values(public_key=encode_cbor({1: 3, 3: -257, -1: b"\x01", -2: b"\x03"}))
+        )
+        await db.commit()
+    response = await passkey_login(client, authenticator)
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Passkey not accepted: the assertion could not be checked"}
+    [event] = await audit_rows(services, event="passkey_login_failed", user_id=user.id)
+    assert event.details["reason"] == "invalid"
 
 
 async def test_an_unknown_passkey_is_refused(client: AsyncClient, make_user: UserFactory) -> None:

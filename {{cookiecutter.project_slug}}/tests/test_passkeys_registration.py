@@ -224,6 +224,26 @@ async def test_a_crafted_attestation_statement_is_refused(
     assert response.json() == {"detail": "Malformed passkey credential"}
 
 
+UNUSABLE_KEYS = [
+    pytest.param({1: 3, 3: -257, -1: b"\x01", -2: b"\x03"}, id="rsa-n-1"),
+    pytest.param({1: 2, 3: -7, -1: 1, -2: b"\x01" * 32, -3: b"\x02" * 32}, id="ec2-off-the-curve"),
+    pytest.param({1: 1, 3: -8, -1: 6, -2: b"\x00" * 5}, id="ed25519-5-bytes"),
+]
+
+
+@pytest.mark.parametrize("public_key", UNUSABLE_KEYS)
+async def test_a_public_key_that_is_no_key_is_refused(
+    client: AsyncClient, make_user: UserFactory, public_key: dict[int, Any]
+) -> None:
+    _, headers = await _user(client, make_user)
+    options = await registration_options(client, headers)
+    credential = SoftwareAuthenticator().create(options, public_key=public_key)
+    response = await _add(client, headers, credential)
+    assert response.status_code == 400, response.text
+    assert response.json() == {"detail": "Passkey not accepted: its public key is not a valid key"}
+    assert (await client.get(PASSKEYS_URL, headers=headers)).json() == []
+
+
 async def test_a_passkey_registered_twice_is_refused(
     client: AsyncClient, make_user: UserFactory
 ) -> None:

@@ -22,6 +22,8 @@ from webauthn.authentication.verify_authentication_response import VerifiedAuthe
 from webauthn.helpers import (
     base64url_to_bytes,
     bytes_to_base64url,
+    decode_credential_public_key,
+    decoded_public_key_to_cryptography,
     options_to_json_dict,
     parse_authentication_credential_json,
     parse_client_data_json,
@@ -129,7 +131,7 @@ def verify_registration(
     party: RelyingParty, credential: RegistrationCredential, challenge: str
 ) -> VerifiedRegistration:
     """Check the new credential's origin, RP ID, user verification and attestation, and
-    that its id fits."""
+    that its id fits and its public key is one a login can check signatures with."""
     try:
         verified = verify_registration_response(
             credential=credential,
@@ -146,6 +148,13 @@ def verify_registration(
         raise CeremonyError("Malformed passkey credential") from exc
     if len(verified.credential_id) > MAX_CREDENTIAL_ID_BYTES:
         raise CeremonyError(CREDENTIAL_ID_TOO_LONG)
+    try:
+        # py_webauthn builds the key only at login: an unusable one is refused now.
+        decoded_public_key_to_cryptography(
+            decode_credential_public_key(verified.credential_public_key)
+        )
+    except Exception as exc:
+        raise CeremonyError("Passkey not accepted: its public key is not a valid key") from exc
     return verified
 
 
@@ -169,6 +178,10 @@ def verify_assertion(
         )
     except WebAuthnException as exc:
         raise CeremonyError(f"Passkey not accepted: {exc}") from exc
+    except Exception as exc:
+        # A parser's error py_webauthn let through, or a stored key that does not build
+        # (registration refuses those): a refusal, never a crash.
+        raise CeremonyError("Passkey not accepted: the assertion could not be checked") from exc
 
 
 def user_handle_matches(credential: AuthenticationCredential, user_id_bytes: bytes) -> bool:
