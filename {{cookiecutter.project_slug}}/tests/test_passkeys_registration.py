@@ -1,18 +1,21 @@
 """Registering, listing and removing passkeys (contract: Passkeys), with real attestation
 from a software authenticator; and the settings that name the site passkeys belong to."""
 
+import asyncio
 import os
+import time
 from typing import Any
 
 import pytest
-from httpx import AsyncClient
+from httpx import AsyncClient, Response
 from pydantic import ValidationError
+from sqlalchemy import func, select
 from webauthn.helpers import bytes_to_base64url
 
 from {{ cookiecutter.project_slug }}.db import utcnow
 from {{ cookiecutter.project_slug }}.passkeys.ceremonies import CHALLENGE_LIFETIME
 from {{ cookiecutter.project_slug }}.passkeys.challenges import Ceremony
-from {{ cookiecutter.project_slug }}.passkeys.models import PasskeyChallenge
+from {{ cookiecutter.project_slug }}.passkeys.models import Passkey, PasskeyChallenge
 from {{ cookiecutter.project_slug }}.passkeys.service import MAX_PASSKEYS_PER_USER
 from {{ cookiecutter.project_slug }}.security.scopes import Role
 from {{ cookiecutter.project_slug }}.services import Services
@@ -357,6 +360,77 @@ async def test_an_admin_reset_removes_the_users_passkeys(
         json={"current_password": PASSWORD},
     )
     assert again.status_code == 409
+
+
+async def _admin_reset(client: AsyncClient, admin: dict[str, str], user_id: Any) -> Response:
+    return await client.request(
+        "DELETE",
+        f"/api/v1/admin/users/{user_id}/mfa",
+        headers=admin,
+        json={"current_password": PASSWORD},
+    )
+
+
+async def test_no_passkey_added_during_an_admin_reset_survives_it(
+    app: Any, client: AsyncClient, make_user: UserFactory, services: Services
+) -> None:
+    # The reset is the remedy for a thief holding the account: a passkey the thief adds
+    # while it runs must go with it, or be refused. Additions spread over the reset's
+    # whole duration, each answering a challenge of its own.
+    admin = bearer(await login(client, (await make_user(Role.ADMIN)).username))
+    rehearsal, rehearsal_headers = await _user(client, make_user)
+    await register(client, rehearsal_headers, SoftwareAuthenticator())
+    started = time.perf_counter()
+    assert (await _admin_reset(client, admin, rehearsal.id)).status_code == 204
+    duration = time.perf_counter() - started
+    user, headers = await _user(client, make_user)
+    await register(client, headers, SoftwareAuthenticator())
+    template = await registration_options(client, headers)
+    challenges = [bytes_to_base64url(os.urandom(32)) for _ in range(MAX_PASSKEYS_PER_USER - 1)]
+    async with services.sessionmaker() as db:
+        db.add_all(
+            PasskeyChallenge(
+                challenge=challenge,
+                ceremony=Ceremony.REGISTRATION.value,
+                user_id=user.id,
+                expires_at=utcnow() + CHALLENGE_LIFETIME,
+            )
+            for challenge in challenges
+        )
+        await db.commit()
+    bodies = [
+        {
+            "name": f"Thief {number}",
+            "credential": SoftwareAuthenticator().create({**template, "challenge": challenge}),
+        }
+        for number, challenge in enumerate(challenges)
+    ]
+
+    async def add_later(http: AsyncClient, body: dict[str, Any], number: int) -> Response:
+        await asyncio.sleep(duration * 1.2 * number / len(bodies))
+        return await http.post(PASSKEYS_URL, headers=headers, json=body)
+
+    crowd = [client_from(app, loopback(number)) for number in range(len(bodies) + 1)]
+    try:
+        reset, *added = await all_at_once(
+            [
+                lambda: _admin_reset(crowd[-1], admin, user.id),
+                *(
+                    lambda http=http, body=body, number=number: add_later(http, body, number)
+                    for number, (http, body) in enumerate(zip(crowd, bodies, strict=False))
+                ),
+            ]
+        )
+    finally:
+        for http in crowd:
+            await http.aclose()
+    assert reset.status_code == 204, reset.text
+    assert {answer.status_code for answer in added} <= {201, 401}
+    async with services.sessionmaker() as db:
+        left = await db.scalar(
+            select(func.count()).select_from(Passkey).where(Passkey.user_id == user.id)
+        )
+    assert left == 0
 
 
 async def test_passkeys_end_with_their_account(client: AsyncClient, make_user: UserFactory) -> None:
