@@ -42,8 +42,11 @@ class SoftwareAuthenticator:
         origin: str = FRONTEND_ORIGIN,
         rp_id: str | None = None,
         user_verified: bool = True,
+        attestation: tuple[str, dict[str, Any]] = ("none", {}),
+        public_key: dict[int, Any] | None = None,
     ) -> dict[str, Any]:
-        """`credential.toJSON()` of a new credential for creation options `options`."""
+        """`credential.toJSON()` of a new credential for creation options `options`; a
+        crafted `attestation` (format, statement) or COSE `public_key` replaces its own."""
         self.user_handle = base64url_to_bytes(options["user"]["id"])
         client_data = _client_data("webauthn.create", options["challenge"], origin)
         flags = USER_PRESENT | ATTESTED_CREDENTIAL | (USER_VERIFIED if user_verified else 0)
@@ -51,10 +54,11 @@ class SoftwareAuthenticator:
             bytes(16)  # AAGUID: none, as with "none" attestation
             + len(self.credential_id).to_bytes(2, "big")
             + self.credential_id
-            + self._cose_public_key()
+            + (self._cose_public_key() if public_key is None else encode_cbor(public_key))
         )
         auth_data = self._auth_data(rp_id or options["rp"]["id"], flags) + attested
-        attestation = encode_cbor({"fmt": "none", "attStmt": {}, "authData": auth_data})
+        fmt, statement = attestation
+        attestation_object = encode_cbor({"fmt": fmt, "attStmt": statement, "authData": auth_data})
         return {
             "id": bytes_to_base64url(self.credential_id),
             "rawId": bytes_to_base64url(self.credential_id),
@@ -63,7 +67,7 @@ class SoftwareAuthenticator:
             "clientExtensionResults": {},
             "response": {
                 "clientDataJSON": bytes_to_base64url(client_data),
-                "attestationObject": bytes_to_base64url(attestation),
+                "attestationObject": bytes_to_base64url(attestation_object),
                 "transports": ["internal", "hybrid"],
             },
         }

@@ -6,19 +6,20 @@ from typing import Any
 
 import pytest
 from httpx import AsyncClient
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
+from webauthn.helpers import encode_cbor
 
 from {{ cookiecutter.project_slug }}.db import utcnow
 from {{ cookiecutter.project_slug }}.passkeys.ceremonies import CHALLENGE_LIFETIME
 from {{ cookiecutter.project_slug }}.passkeys.challenges import MAX_PENDING_LOGINS, Ceremony
-from {{ cookiecutter.project_slug }}.passkeys.models import PasskeyChallenge
+from {{ cookiecutter.project_slug }}.passkeys.models import Passkey, PasskeyChallenge
 from {{ cookiecutter.project_slug }}.purge import purge_expired
 from {{ cookiecutter.project_slug }}.services import Services
 
 from .audit_rows import audit_rows
 from .authenticator import SoftwareAuthenticator
 from .conftest import PASSWORD, UserFactory, bearer, login
-from .crowd import all_at_once, client_from, loopback, retry_after
+from .crowd import all_at_once, client_from, loopback
 from .passkeys import (
     COOKIE_LOGIN_URL,
     LOGIN_OPTIONS_URL,
@@ -213,6 +214,47 @@ async def test_a_counter_that_goes_backwards_refuses_and_is_audited(
     assert event.details["reason"] == "counter"
 
 
+async def test_a_cloned_passkey_is_audited_after_a_junk_assertion(
+    client: AsyncClient, make_user: UserFactory, services: Services
+) -> None:
+    # Anyone holding the credential id can send junk for it; that must not use up the
+    # audit row of the clone's login that follows.
+    authenticator, _, user = await _enrolled(client, make_user)
+    assert (await passkey_login(client, authenticator)).status_code == 200
+    assert (await passkey_login(client, authenticator)).status_code == 200
+    impostor = SoftwareAuthenticator()
+    impostor.credential_id, impostor.user_handle = (
+        authenticator.credential_id,
+        authenticator.user_handle,
+    )
+    assert (await passkey_login(client, impostor)).status_code == 401
+    authenticator.sign_count = 1
+    response = await passkey_login(client, authenticator)
+    assert response.status_code == 401
+    assert "counter went backwards" in response.json()["detail"]
+    events = await audit_rows(services, event="passkey_login_failed", user_id=user.id)
+    assert [event.details["reason"] for event in events] == ["invalid", "counter"]
+
+
+async def test_a_stored_key_that_is_no_key_refuses_the_login(
+    client: AsyncClient, make_user: UserFactory, services: Services
+) -> None:
+    # Registration refuses such keys; a login must not crash on one all the same.
+    authenticator, _, user = await _enrolled(client, make_user)
+    async with services.sessionmaker() as db:
+        await db.execute(
+            update(Passkey)
+            .where(Passkey.user_id == user.id)
+            .values(public_key=encode_cbor({1: 3, 3: -257, -1: b"\x01", -2: b"\x03"}))
+        )
+        await db.commit()
+    response = await passkey_login(client, authenticator)
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Passkey not accepted: the assertion could not be checked"}
+    [event] = await audit_rows(services, event="passkey_login_failed", user_id=user.id)
+    assert event.details["reason"] == "invalid"
+
+
 async def test_an_unknown_passkey_is_refused(client: AsyncClient, make_user: UserFactory) -> None:
     await _enrolled(client, make_user)
     stranger = SoftwareAuthenticator()
@@ -293,8 +335,11 @@ async def test_the_purge_deletes_expired_challenges_only(
         assert list(await db.scalars(select(PasskeyChallenge.challenge))) == [live]
 
 
-async def test_a_flood_of_login_options_is_capped(client: AsyncClient, services: Services) -> None:
-    now = utcnow()
+async def test_a_flood_of_login_options_evicts_the_oldest_and_locks_nobody_out(
+    app: Any, client: AsyncClient, make_user: UserFactory, services: Services
+) -> None:
+    # A flood from many addresses, near the bound already and then a crowd at once.
+    flooded_at = utcnow() - timedelta(minutes=1)
     async with services.sessionmaker() as db:
         await db.execute(
             insert(PasskeyChallenge),
@@ -302,22 +347,33 @@ async def test_a_flood_of_login_options_is_capped(client: AsyncClient, services:
                 {
                     "challenge": f"flood-{number}",
                     "ceremony": Ceremony.LOGIN.value,
-                    "expires_at": now + CHALLENGE_LIFETIME,
+                    "expires_at": flooded_at + CHALLENGE_LIFETIME,
                 }
-                for number in range(MAX_PENDING_LOGINS)
+                for number in range(MAX_PENDING_LOGINS - 10)
             ],
         )
         await db.commit()
-    refused = await client.post(LOGIN_OPTIONS_URL)
-    assert refused.status_code == 503
-    assert refused.json() == {"detail": "Too many passkey logins under way; retry shortly"}
-    assert retry_after(refused) == 60
-    async with services.sessionmaker() as db:
-        await db.execute(
-            update(PasskeyChallenge)
-            .where(PasskeyChallenge.challenge == "flood-0")
-            .values(expires_at=now - timedelta(seconds=1))
+    authenticator, _, _ = await _enrolled(client, make_user)
+    under_way = await login_options(client)
+    crowd = [client_from(app, loopback(number)) for number in range(40)]
+    try:
+        answers = await all_at_once(
+            [lambda http=http: http.post(LOGIN_OPTIONS_URL) for http in crowd]
         )
-        await db.commit()
-    # An expired challenge no longer counts, purged or not.
-    assert (await client.post(LOGIN_OPTIONS_URL)).status_code == 200
+    finally:
+        for http in crowd:
+            await http.aclose()
+    assert [answer.status_code for answer in answers] == [200] * 40
+    async with services.sessionmaker() as db:
+        pending = await db.scalar(
+            select(func.count())
+            .select_from(PasskeyChallenge)
+            .where(PasskeyChallenge.ceremony == Ceremony.LOGIN.value)
+        )
+    assert pending == MAX_PENDING_LOGINS
+    # The flood's oldest challenges made room; a login under way and a new one both work.
+    credential = authenticator.get(under_way)
+    assert (await client.post(TOKEN_URL, json={"credential": credential})).status_code == 200
+    async with client_from(app, loopback(99)) as newcomer:
+        fresh = await passkey_login(newcomer, authenticator)
+    assert fresh.status_code == 200, fresh.text

@@ -1,18 +1,21 @@
 """Registering, listing and removing passkeys (contract: Passkeys), with real attestation
 from a software authenticator; and the settings that name the site passkeys belong to."""
 
+import asyncio
 import os
+import time
 from typing import Any
 
 import pytest
-from httpx import AsyncClient
+from httpx import AsyncClient, Response
 from pydantic import ValidationError
+from sqlalchemy import func, select
 from webauthn.helpers import bytes_to_base64url
 
 from {{ cookiecutter.project_slug }}.db import utcnow
 from {{ cookiecutter.project_slug }}.passkeys.ceremonies import CHALLENGE_LIFETIME
 from {{ cookiecutter.project_slug }}.passkeys.challenges import Ceremony
-from {{ cookiecutter.project_slug }}.passkeys.models import PasskeyChallenge
+from {{ cookiecutter.project_slug }}.passkeys.models import Passkey, PasskeyChallenge
 from {{ cookiecutter.project_slug }}.passkeys.service import MAX_PASSKEYS_PER_USER
 from {{ cookiecutter.project_slug }}.security.scopes import Role
 from {{ cookiecutter.project_slug }}.services import Services
@@ -24,6 +27,8 @@ from .crowd import all_at_once, client_from, loopback
 from .passkeys import (
     PASSKEYS_URL,
     REGISTRATION_OPTIONS_URL,
+    TOKEN_URL,
+    login_options,
     passkey_login,
     register,
     registration_options,
@@ -175,6 +180,73 @@ async def test_a_malformed_credential_is_refused(
     assert response.json() == {"detail": "Malformed passkey credential"}
 
 
+@pytest.mark.parametrize("length", [1024, 3000])
+async def test_a_credential_id_over_1023_bytes_is_refused(
+    client: AsyncClient, make_user: UserFactory, length: int
+) -> None:
+    _, headers = await _user(client, make_user)
+    authenticator = SoftwareAuthenticator()
+    authenticator.credential_id = os.urandom(length)
+    options = await registration_options(client, headers)
+    response = await _add(client, headers, authenticator.create(options))
+    assert response.status_code == 400, response.text
+    assert response.json() == {"detail": "Passkey credential id longer than 1023 bytes"}
+    assert (await client.get(PASSKEYS_URL, headers=headers)).json() == []
+    # Nor does a login look one up.
+    assertion = authenticator.get(await login_options(client))
+    refused = await client.post(TOKEN_URL, json={"credential": assertion})
+    assert refused.status_code == 401
+    assert refused.json() == {"detail": "Passkey credential id longer than 1023 bytes"}
+
+
+async def test_a_credential_id_of_1023_bytes_is_kept(
+    client: AsyncClient, make_user: UserFactory
+) -> None:
+    _, headers = await _user(client, make_user)
+    authenticator = SoftwareAuthenticator()
+    authenticator.credential_id = os.urandom(1023)
+    await register(client, headers, authenticator)
+    assert (await passkey_login(client, authenticator)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "attestation",
+    [
+        ("fido-u2f", {"sig": b"x", "x5c": [b"junk"]}),
+        ("android-safetynet", {"ver": "1", "response": b"a.b.c"}),
+    ],
+)
+async def test_a_crafted_attestation_statement_is_refused(
+    client: AsyncClient, make_user: UserFactory, attestation: tuple[str, dict[str, Any]]
+) -> None:
+    _, headers = await _user(client, make_user)
+    options = await registration_options(client, headers)
+    credential = SoftwareAuthenticator().create(options, attestation=attestation)
+    response = await _add(client, headers, credential)
+    assert response.status_code == 400, response.text
+    assert response.json() == {"detail": "Malformed passkey credential"}
+
+
+UNUSABLE_KEYS = [
+    pytest.param({1: 3, 3: -257, -1: b"\x01", -2: b"\x03"}, id="rsa-n-1"),
+    pytest.param({1: 2, 3: -7, -1: 1, -2: b"\x01" * 32, -3: b"\x02" * 32}, id="ec2-off-the-curve"),
+    pytest.param({1: 1, 3: -8, -1: 6, -2: b"\x00" * 5}, id="ed25519-5-bytes"),
+]
+
+
+@pytest.mark.parametrize("public_key", UNUSABLE_KEYS)
+async def test_a_public_key_that_is_no_key_is_refused(
+    client: AsyncClient, make_user: UserFactory, public_key: dict[int, Any]
+) -> None:
+    _, headers = await _user(client, make_user)
+    options = await registration_options(client, headers)
+    credential = SoftwareAuthenticator().create(options, public_key=public_key)
+    response = await _add(client, headers, credential)
+    assert response.status_code == 400, response.text
+    assert response.json() == {"detail": "Passkey not accepted: its public key is not a valid key"}
+    assert (await client.get(PASSKEYS_URL, headers=headers)).json() == []
+
+
 async def test_a_passkey_registered_twice_is_refused(
     client: AsyncClient, make_user: UserFactory
 ) -> None:
@@ -288,6 +360,77 @@ async def test_an_admin_reset_removes_the_users_passkeys(
         json={"current_password": PASSWORD},
     )
     assert again.status_code == 409
+
+
+async def _admin_reset(client: AsyncClient, admin: dict[str, str], user_id: Any) -> Response:
+    return await client.request(
+        "DELETE",
+        f"/api/v1/admin/users/{user_id}/mfa",
+        headers=admin,
+        json={"current_password": PASSWORD},
+    )
+
+
+async def test_no_passkey_added_during_an_admin_reset_survives_it(
+    app: Any, client: AsyncClient, make_user: UserFactory, services: Services
+) -> None:
+    # The reset is the remedy for a thief holding the account: a passkey the thief adds
+    # while it runs must go with it, or be refused. Additions spread over the reset's
+    # whole duration, each answering a challenge of its own.
+    admin = bearer(await login(client, (await make_user(Role.ADMIN)).username))
+    rehearsal, rehearsal_headers = await _user(client, make_user)
+    await register(client, rehearsal_headers, SoftwareAuthenticator())
+    started = time.perf_counter()
+    assert (await _admin_reset(client, admin, rehearsal.id)).status_code == 204
+    duration = time.perf_counter() - started
+    user, headers = await _user(client, make_user)
+    await register(client, headers, SoftwareAuthenticator())
+    template = await registration_options(client, headers)
+    challenges = [bytes_to_base64url(os.urandom(32)) for _ in range(MAX_PASSKEYS_PER_USER - 1)]
+    async with services.sessionmaker() as db:
+        db.add_all(
+            PasskeyChallenge(
+                challenge=challenge,
+                ceremony=Ceremony.REGISTRATION.value,
+                user_id=user.id,
+                expires_at=utcnow() + CHALLENGE_LIFETIME,
+            )
+            for challenge in challenges
+        )
+        await db.commit()
+    bodies = [
+        {
+            "name": f"Thief {number}",
+            "credential": SoftwareAuthenticator().create({**template, "challenge": challenge}),
+        }
+        for number, challenge in enumerate(challenges)
+    ]
+
+    async def add_later(http: AsyncClient, body: dict[str, Any], number: int) -> Response:
+        await asyncio.sleep(duration * 1.2 * number / len(bodies))
+        return await http.post(PASSKEYS_URL, headers=headers, json=body)
+
+    crowd = [client_from(app, loopback(number)) for number in range(len(bodies) + 1)]
+    try:
+        reset, *added = await all_at_once(
+            [
+                lambda: _admin_reset(crowd[-1], admin, user.id),
+                *(
+                    lambda http=http, body=body, number=number: add_later(http, body, number)
+                    for number, (http, body) in enumerate(zip(crowd, bodies, strict=False))
+                ),
+            ]
+        )
+    finally:
+        for http in crowd:
+            await http.aclose()
+    assert reset.status_code == 204, reset.text
+    assert {answer.status_code for answer in added} <= {201, 401}
+    async with services.sessionmaker() as db:
+        left = await db.scalar(
+            select(func.count()).select_from(Passkey).where(Passkey.user_id == user.id)
+        )
+    assert left == 0
 
 
 async def test_passkeys_end_with_their_account(client: AsyncClient, make_user: UserFactory) -> None:

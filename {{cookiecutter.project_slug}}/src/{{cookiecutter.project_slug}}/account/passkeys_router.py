@@ -48,7 +48,12 @@ async def add_passkey(
     """Register the credential made from the caller's registration options, within five
     minutes of them; at most ten passkeys per user."""
     passkey = await service.add_passkey(
-        db, party, principal.user, name=data.name, credential=data.credential
+        db,
+        party,
+        principal.user,
+        principal.login_session_id,
+        name=data.name,
+        credential=data.credential,
     )
     security_mail.queue(Notice.PASSKEY_ADDED, principal.user, passkey_name=passkey.name)
     return PasskeyPublic.model_validate(passkey)

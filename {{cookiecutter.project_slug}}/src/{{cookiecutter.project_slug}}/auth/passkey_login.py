@@ -3,8 +3,10 @@ proves the device, and the device verified the person (user verification is requ
 so a passkey login is both factors: two-factor users need no code with it.
 
 Each refusal after the challenge was spent is an audit event, `passkey_login_failed`
-with a `reason`, bounded per subject like failed logins: the passkey's user when the
-credential is known, else the client's address.
+with a `reason`. Those anyone can send (an unknown passkey, a bad signature) are bounded
+per subject like failed logins: the passkey's user when the credential is known, else
+the client's address. A counter that went backwards is always written: it took a valid
+signature, so it cannot be flooded, and it is the one sign of a cloned passkey.
 """
 
 from typing import Any
@@ -71,7 +73,15 @@ async def log_in_with_passkey(
         if not await db.scalar(select(exists().where(Passkey.id == passkey.id))):
             # Removed while this login was checked: as unknown as one never registered.
             raise InvalidCredentialsError(UNKNOWN_PASSKEY)
-        await _failed(db, limiter, "counter", subject=subject, client=client, passkey=passkey)
+        record(
+            db,
+            Event.PASSKEY_LOGIN_FAILED,
+            user_id=user.id,
+            client=client,
+            reason="counter",
+            passkey_id=passkey.id,
+        )
+        await db.commit()
         raise InvalidCredentialsError(COUNTER_WENT_BACK)
     await check_may_log_in(
         db, limiter, user, client=client, require_verified_email=require_verified_email

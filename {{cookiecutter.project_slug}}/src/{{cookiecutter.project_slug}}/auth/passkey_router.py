@@ -6,7 +6,6 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from ..errors import error_responses
 from ..passkeys import ceremonies, challenges
 from ..passkeys.challenges import Ceremony
 from ..passkeys.dependencies import RelyingPartyDep
@@ -31,7 +30,7 @@ cookie_router = APIRouter(
 )
 
 
-@router.post("/options", responses=error_responses(503))
+@router.post("/options")
 async def login_options(party: RelyingPartyDep, db: DbDep) -> dict[str, Any]:
     """`PublicKeyCredentialRequestOptionsJSON` for `parseRequestOptionsFromJSON`: naming
     no user and no credential, so it tells nobody which accounts exist."""

@@ -22,6 +22,8 @@ from webauthn.authentication.verify_authentication_response import VerifiedAuthe
 from webauthn.helpers import (
     base64url_to_bytes,
     bytes_to_base64url,
+    decode_credential_public_key,
+    decoded_public_key_to_cryptography,
     options_to_json_dict,
     parse_authentication_credential_json,
     parse_client_data_json,
@@ -46,6 +48,9 @@ from ..security.identity import UserSnapshot
 # How long a challenge is good for; the browser is told the same as its timeout.
 CHALLENGE_LIFETIME = timedelta(minutes=5)
 _TIMEOUT_MS = int(CHALLENGE_LIFETIME.total_seconds() * 1000)
+# The longest credential id WebAuthn Level 3 allows.
+MAX_CREDENTIAL_ID_BYTES = 1023
+CREDENTIAL_ID_TOO_LONG = f"Passkey credential id longer than {MAX_CREDENTIAL_ID_BYTES} bytes"
 
 
 class CeremonyError(Exception):
@@ -116,14 +121,19 @@ def parse_assertion(credential: dict[str, Any]) -> tuple[AuthenticationCredentia
         parsed = parse_authentication_credential_json(credential)
     except (WebAuthnException, binascii.Error, ValueError) as exc:
         raise CeremonyError("Malformed passkey assertion") from exc
+    if len(parsed.raw_id) > MAX_CREDENTIAL_ID_BYTES:
+        # No passkey has one: not worth a lookup.
+        raise CeremonyError(CREDENTIAL_ID_TOO_LONG)
     return parsed, _challenge(parsed.response.client_data_json, ClientDataType.WEBAUTHN_GET)
 
 
 def verify_registration(
     party: RelyingParty, credential: RegistrationCredential, challenge: str
 ) -> VerifiedRegistration:
+    """Check the new credential's origin, RP ID, user verification and attestation, and
+    that its id fits and its public key is one a login can check signatures with."""
     try:
-        return verify_registration_response(
+        verified = verify_registration_response(
             credential=credential,
             expected_challenge=base64url_to_bytes(challenge),
             expected_rp_id=party.id,
@@ -132,6 +142,20 @@ def verify_registration(
         )
     except WebAuthnException as exc:
         raise CeremonyError(f"Passkey not accepted: {exc}") from exc
+    except Exception as exc:
+        # py_webauthn's attestation parsers let their parsers' errors (ASN.1, base64,
+        # CBOR...) through: a crafted statement is a bad credential, not a crash.
+        raise CeremonyError("Malformed passkey credential") from exc
+    if len(verified.credential_id) > MAX_CREDENTIAL_ID_BYTES:
+        raise CeremonyError(CREDENTIAL_ID_TOO_LONG)
+    try:
+        # py_webauthn builds the key only at login: an unusable one is refused now.
+        decoded_public_key_to_cryptography(
+            decode_credential_public_key(verified.credential_public_key)
+        )
+    except Exception as exc:
+        raise CeremonyError("Passkey not accepted: its public key is not a valid key") from exc
+    return verified
 
 
 def verify_assertion(
@@ -154,6 +178,10 @@ def verify_assertion(
         )
     except WebAuthnException as exc:
         raise CeremonyError(f"Passkey not accepted: {exc}") from exc
+    except Exception as exc:
+        # A parser's error py_webauthn let through, or a stored key that does not build
+        # (registration refuses those): a refusal, never a crash.
+        raise CeremonyError("Passkey not accepted: the assertion could not be checked") from exc
 
 
 def user_handle_matches(credential: AuthenticationCredential, user_id_bytes: bytes) -> bool:

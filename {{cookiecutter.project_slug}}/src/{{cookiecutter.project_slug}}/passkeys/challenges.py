@@ -10,18 +10,22 @@ time; a login challenge names nobody. The purge (purge.py) deletes expired ones.
 import uuid
 from enum import StrEnum
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, {% if cookiecutter.database == "postgresql" %}func, {% endif %}select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db import utcnow
-from ..errors import AppError
 from .ceremonies import CHALLENGE_LIFETIME
 from .models import PasskeyChallenge
 
-# Login challenges waiting at once, for everyone together. Options are limited per
-# address like logins; this bounds the table against a flood from many addresses.
+# Login challenges kept at once, for everyone together. Options are limited per address
+# like logins; past this bound the oldest waiting ones make room, so a flood from many
+# addresses neither grows the table nor turns passkey login off (docs/passkeys.md).
 MAX_PENDING_LOGINS = 10_000
 REFUSED = "Passkey challenge unknown, already used or expired; ask for new options"
+{%- if cookiecutter.database == "postgresql" %}
+# The transaction-scoped advisory lock that makes issuing login challenges one at a time.
+_LOGIN_ISSUE_LOCK = 0x7061_736B_6579  # "paskey"
+{%- endif %}
 
 
 class Ceremony(StrEnum):
@@ -29,16 +33,10 @@ class Ceremony(StrEnum):
     LOGIN = "login"
 
 
-class ChallengesExhaustedError(AppError):
-    status_code = 503
-    headers = {"Retry-After": "60"}  # noqa: RUF012 - read-only class constant
-
-
 async def issue(
     db: AsyncSession, challenge: str, ceremony: Ceremony, user_id: uuid.UUID | None = None
 ) -> None:
     """Keep `challenge` for `ceremony` (and the user it was issued to), committed."""
-    now = utcnow()
     if ceremony is Ceremony.REGISTRATION:
         # The user's earlier registration, if any, is abandoned.
         await db.execute(
@@ -48,25 +46,33 @@ async def issue(
             )
         )
     else:
-        pending = await db.scalar(
-            select(func.count())
-            .select_from(PasskeyChallenge)
-            .where(
-                PasskeyChallenge.ceremony == Ceremony.LOGIN.value,
-                PasskeyChallenge.expires_at > now,
-            )
-        )
-        if (pending or 0) >= MAX_PENDING_LOGINS:
-            raise ChallengesExhaustedError("Too many passkey logins under way; retry shortly")
+        await _make_room_for_a_login(db)
     db.add(
         PasskeyChallenge(
             challenge=challenge,
             ceremony=ceremony.value,
             user_id=user_id,
-            expires_at=now + CHALLENGE_LIFETIME,
+            expires_at=utcnow() + CHALLENGE_LIFETIME,
         )
     )
     await db.commit()
+
+
+async def _make_room_for_a_login(db: AsyncSession) -> None:
+    """Delete the oldest login challenges beyond MAX_PENDING_LOGINS - 1, so the one about
+    to be added keeps the table at the bound. Issuers run one at a time, so the bound is
+    exact for parallel requests: {% if cookiecutter.database == "postgresql" %}an advisory lock is held to the commit.{% else %}this DELETE takes SQLite's write lock, held to the commit.{% endif %}
+    """
+{%- if cookiecutter.database == "postgresql" %}
+    await db.execute(select(func.pg_advisory_xact_lock(_LOGIN_ISSUE_LOCK)))
+{%- endif %}
+    oldest_beyond = (
+        select(PasskeyChallenge.challenge)
+        .where(PasskeyChallenge.ceremony == Ceremony.LOGIN.value)
+        .order_by(PasskeyChallenge.expires_at.desc(), PasskeyChallenge.challenge.desc())
+        .offset(MAX_PENDING_LOGINS - 1)
+    )
+    await db.execute(delete(PasskeyChallenge).where(PasskeyChallenge.challenge.in_(oldest_beyond)))
 
 
 async def spend(

@@ -14,9 +14,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..audit.trail import Event, record
 from ..db import utcnow
-from ..errors import AccountClosedError, AppError, ConflictError, NotFoundError
+from ..errors import (
+    AccountClosedError,
+    AppError,
+    ConflictError,
+    InvalidCredentialsError,
+    NotFoundError,
+)
 from ..security.identity import UserSnapshot
-from ..users.models import User
+from ..users.models import User, UserSession
 from . import ceremonies, challenges
 from .ceremonies import CeremonyError, RelyingParty
 from .challenges import Ceremony
@@ -44,11 +50,14 @@ async def add_passkey(
     db: AsyncSession,
     party: RelyingParty,
     user: UserSnapshot,
+    session_id: uuid.UUID,
     *,
     name: str,
     credential: dict[str, Any],
 ) -> Passkey:
-    """Store the credential the browser made from this user's registration options."""
+    """Store the credential the browser made from this user's registration options.
+    `session_id` is the caller's login session: a passkey is added only while it is live
+    (see `_insert_within_cap`)."""
     try:
         parsed, challenge = ceremonies.parse_registration(credential)
     except CeremonyError as refused:
@@ -70,28 +79,32 @@ async def add_passkey(
         created_at=utcnow(),
     )
     try:
-        inserted = await _insert_within_cap(db, passkey)
+        inserted = await _insert_within_cap(db, passkey, session_id)
     except IntegrityError:
         # The same credential registered by a request running alongside this one.
         await db.rollback()
         raise ConflictError(ALREADY_REGISTERED) from None
     if not inserted:
         await db.rollback()
-        await _explain_refusal(db, passkey)
+        await _explain_refusal(db, passkey, session_id)
     record(db, Event.PASSKEY_ADDED, user_id=user.id, passkey_id=passkey.id)
     await db.commit()
     return passkey
 
 
-async def _insert_within_cap(db: AsyncSession, passkey: Passkey) -> bool:
-    """Insert the passkey unless its user already has MAX_PASSKEYS_PER_USER, is gone, or
-    the credential is registered already; the caller commits.
+async def _insert_within_cap(db: AsyncSession, passkey: Passkey, session_id: uuid.UUID) -> bool:
+    """Insert the passkey unless its user already has MAX_PASSKEYS_PER_USER, is gone, the
+    credential is registered already, or the caller's login session ended since the
+    request was authenticated; the caller commits.
 
     Counting and inserting are one statement, and on PostgreSQL the user's row is locked
     first: parallel requests cannot each see room for one more. SQLite runs one write at
-    a time, and the statement takes the write lock before it counts.
+    a time, and the statement takes the write lock before it counts. The same lock orders
+    the insert against an admin's reset (`remove_all_passkeys` takes it before it
+    deletes): a passkey added first is removed by the reset, one added after it finds
+    its session ended.
     """
-    await db.execute(select(User.id).where(User.id == passkey.user_id).with_for_update())
+    await _lock_user(db, passkey.user_id)
     held = (
         select(func.count())
         .select_from(Passkey)
@@ -117,15 +130,23 @@ async def _insert_within_cap(db: AsyncSession, passkey: Passkey) -> bool:
                 held < MAX_PASSKEYS_PER_USER,
                 exists().where(User.id == passkey.user_id),
                 ~exists().where(Passkey.credential_id == passkey.credential_id),
+                exists().where(
+                    UserSession.id == session_id,
+                    UserSession.user_id == passkey.user_id,
+                    UserSession.live_at(passkey.created_at),
+                ),
             ),
         )
     )
     return bool(inserted.rowcount)  # type: ignore[attr-defined]
 
 
-async def _explain_refusal(db: AsyncSession, passkey: Passkey) -> None:
+async def _explain_refusal(db: AsyncSession, passkey: Passkey, session_id: uuid.UUID) -> None:
     if not await db.scalar(select(exists().where(User.id == passkey.user_id))):
         raise AccountClosedError
+    live = UserSession.id == session_id, UserSession.live_at(utcnow())
+    if not await db.scalar(select(exists().where(*live))):
+        raise InvalidCredentialsError("Could not validate credentials")
     if await db.scalar(select(exists().where(Passkey.credential_id == passkey.credential_id))):
         raise ConflictError(ALREADY_REGISTERED)
     raise AppError(f"At most {MAX_PASSKEYS_PER_USER} passkeys per user; remove one first")
@@ -151,10 +172,17 @@ async def remove_passkey(db: AsyncSession, user_id: uuid.UUID, passkey_id: uuid.
 
 
 async def remove_all_passkeys(db: AsyncSession, user_id: uuid.UUID, *, actor_id: uuid.UUID) -> int:
-    """Remove every passkey of the user, for an admin's reset; the caller commits."""
+    """Remove every passkey of the user, for an admin's reset, passkeys being added this
+    moment included; the caller commits."""
+    await _lock_user(db, user_id)
     passkey_ids = list(
         await db.scalars(delete(Passkey).where(Passkey.user_id == user_id).returning(Passkey.id))
     )
     for passkey_id in passkey_ids:
         record(db, Event.PASSKEY_REMOVED, user_id=user_id, actor_id=actor_id, passkey_id=passkey_id)
     return len(passkey_ids)
+
+
+async def _lock_user(db: AsyncSession, user_id: uuid.UUID) -> None:
+    """On PostgreSQL, lock the user's row until commit (SQLite runs one write at a time)."""
+    await db.execute(select(User.id).where(User.id == user_id).with_for_update())
