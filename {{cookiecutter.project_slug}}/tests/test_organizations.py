@@ -29,6 +29,8 @@ COOKIE_REFRESH_URL = "/api/v1/auth/cookie/refresh"
 NOT_A_MEMBER = {"detail": "Not a member of this organization"}
 LAST_OWNER = {"detail": "An organization keeps at least one owner"}
 OWNER_RACE_ROUNDS = 5
+PROMOTION_RACE_ROUNDS = 20
+ROLE_CHANGED = {"detail": "The member's role changed meanwhile: reload the members and try again"}
 
 
 def _members_url(organization: dict[str, Any], user_id: object = None) -> str:
@@ -317,6 +319,55 @@ async def test_two_owners_demoting_each_other_at_once_leave_one_owner(
         refusals.append(codes[0] if codes[0] != 200 else codes[1])
         assert await _owners(services, organization["id"]) == 1
     assert 409 in refusals, refusals
+
+
+async def test_an_admin_demotion_racing_a_promotion_to_owner_never_overrides_it(
+    app: Any, services: Services, make_user: UserFactory
+) -> None:
+    owner, admin = await make_user(), await make_user()
+    async with (
+        client_from(app, loopback(0)) as owner_client,
+        client_from(app, loopback(1)) as admin_client,
+    ):
+        organization = await create_organization(
+            owner_client, bearer(await login(owner_client, owner.username))
+        )
+        await add_member(services, organization["id"], admin.id, OrganizationRole.ADMIN)
+        owner_headers = await bound_headers(owner_client, owner.username, organization["id"])
+        admin_headers = await bound_headers(admin_client, admin.username, organization["id"])
+        for round_number in range(PROMOTION_RACE_ROUNDS):
+            member = await make_user()
+            await add_member(services, organization["id"], member.id, OrganizationRole.MEMBER)
+            url = _members_url(organization, member.id)
+            promoted, demoted = await all_at_once(
+                [
+                    partial(owner_client.patch, url, headers=owner_headers, json={"role": "owner"}),
+                    partial(
+                        admin_client.patch, url, headers=admin_headers, json={"role": "viewer"}
+                    ),
+                ]
+            )
+            role = await _role(services, organization["id"], member.id)
+            outcome = f"round {round_number}: {promoted.status_code}, {demoted.status_code}, {role}"
+            # An owner's 200 stands: the admin, who may not take the role away, either
+            # came first (the promotion then applies to a viewer) or is refused.
+            assert (promoted.status_code == 200) == (role == OrganizationRole.OWNER), outcome
+            assert promoted.status_code in (200, 409), outcome
+            assert demoted.status_code in (200, 403, 409), outcome
+            if 409 in (promoted.status_code, demoted.status_code):
+                assert ROLE_CHANGED in (promoted.json(), demoted.json()), outcome
+
+
+async def _role(
+    services: Services, organization_id: str, user_id: uuid.UUID
+) -> OrganizationRole | None:
+    async with services.sessionmaker() as db:
+        return await db.scalar(
+            select(Membership.role).where(
+                Membership.organization_id == uuid.UUID(organization_id),
+                Membership.user_id == user_id,
+            )
+        )
 
 
 async def _owners(services: Services, organization_id: str) -> int:

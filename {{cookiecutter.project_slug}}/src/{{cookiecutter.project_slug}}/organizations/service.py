@@ -29,6 +29,7 @@ from .schemas import OrganizationCreate
 
 MAX_ORGANIZATIONS_PER_USER = 10
 LAST_OWNER = "An organization keeps at least one owner"
+ROLE_CHANGED = "The member's role changed meanwhile: reload the members and try again"
 
 
 async def create_organization(
@@ -129,7 +130,7 @@ async def change_role(
     if membership.role == OrganizationRole.OWNER and role != OrganizationRole.OWNER:
         await _keeping_an_owner(db, membership, change)
     else:
-        await db.execute(change.where(Membership.id == membership.id))
+        await _as_read(db, membership, change)
     record(
         db,
         Event.MEMBER_ROLE_CHANGED,
@@ -162,7 +163,7 @@ async def remove_member(
     if membership.role == OrganizationRole.OWNER:
         await _keeping_an_owner(db, membership, change)
     else:
-        await db.execute(change.where(Membership.id == membership.id))
+        await _as_read(db, membership, change)
     now = utcnow()
     await db.execute(
         update(UserSession)
@@ -213,15 +214,30 @@ def _check_owner_rule(
         raise ForbiddenError("Only an owner may grant or take away the owner role")
 
 
+async def _as_read(db: AsyncSession, membership: Membership, change: Update | Delete) -> None:
+    """Run `change` of `membership` only if its role is still the one the rules were
+    checked against: a promotion to owner committed in between must not be overwritten
+    by a change that an owner-only rule would have refused (409)."""
+    done = await db.execute(
+        change.where(
+            Membership.id == membership.id, Membership.role == membership.role
+        ).execution_options(synchronize_session=False)
+    )
+    if done.rowcount != 1:  # type: ignore[attr-defined]
+        await db.rollback()
+        raise ConflictError(ROLE_CHANGED)
+
+
 async def _keeping_an_owner(
     db: AsyncSession, membership: Membership, change: Update | Delete
 ) -> None:
-    """Run `change` of `membership`, which takes away an owner, only if another remains."""
+    """Run `change` of `membership`, which takes away an owner, only if another remains
+    and the member is still an owner."""
     owners = select(Membership.id).where(
         Membership.organization_id == membership.organization_id,
         Membership.role == OrganizationRole.OWNER,
     )
-    await db.execute(owners.with_for_update())
+    await db.execute(owners.order_by(Membership.id).with_for_update())
     other = aliased(Membership)
     another_owner = exists().where(
         other.organization_id == membership.organization_id,
@@ -229,9 +245,11 @@ async def _keeping_an_owner(
         other.id != membership.id,
     )
     done = await db.execute(
-        change.where(Membership.id == membership.id, another_owner).execution_options(
-            synchronize_session=False
-        )
+        change.where(
+            Membership.id == membership.id,
+            Membership.role == OrganizationRole.OWNER,
+            another_owner,
+        ).execution_options(synchronize_session=False)
     )
     if done.rowcount != 1:  # type: ignore[attr-defined]
         await db.rollback()
