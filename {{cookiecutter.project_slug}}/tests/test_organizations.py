@@ -4,13 +4,14 @@ import uuid
 from functools import partial
 from typing import Any
 
+import httpx
 from httpx import AsyncClient
 from sqlalchemy import func, select
 
 from {{ cookiecutter.project_slug }}.organizations.service import MAX_ORGANIZATIONS_PER_USER
 from {{ cookiecutter.project_slug }}.security.scopes import OrganizationRole, Role
 from {{ cookiecutter.project_slug }}.services import Services
-from {{ cookiecutter.project_slug }}.tenancy.models import Membership
+from {{ cookiecutter.project_slug }}.tenancy.models import Membership, Organization
 
 from .conftest import PASSWORD, AuthHeaders, UserFactory, bearer, login
 from .crowd import all_at_once, client_from, loopback
@@ -368,6 +369,83 @@ async def _role(
                 Membership.user_id == user_id,
             )
         )
+
+
+async def test_the_last_owner_cannot_close_their_account_while_others_are_members(
+    client: AsyncClient, services: Services, make_user: UserFactory
+) -> None:
+    owner, member = await make_user(), await make_user()
+    organization = await create_organization(
+        client, bearer(await login(client, owner.username)), "kept-org"
+    )
+    await add_member(services, organization["id"], member.id, OrganizationRole.MEMBER)
+    headers = await bound_headers(client, owner.username, organization["id"])
+
+    refused = await _close_account(client, headers)
+    promoted = await client.patch(
+        _members_url(organization, member.id), headers=headers, json={"role": "owner"}
+    )
+    closed = await _close_account(client, headers)
+
+    assert refused.status_code == 409
+    assert refused.json() == {
+        "detail": "Last owner of 'kept-org': make another member owner there, or remove "
+        "the other members, before the account goes"
+    }
+    assert (promoted.status_code, closed.status_code) == (200, 204)
+    assert await _owners(services, organization["id"]) == 1
+
+
+async def test_an_organization_goes_with_the_account_of_its_only_member(
+    client: AsyncClient, services: Services, make_user: UserFactory
+) -> None:
+    owner = await make_user()
+    organization = await create_organization(client, bearer(await login(client, owner.username)))
+    headers = await bound_headers(client, owner.username, organization["id"])
+    assert (await client.post(ITEMS_URL, headers=headers, json={"title": "a"})).status_code == 201
+
+    closed = await _close_account(client, headers)
+
+    assert closed.status_code == 204
+    async with services.sessionmaker() as db:
+        assert await db.get(Organization, uuid.UUID(organization["id"])) is None
+
+
+async def test_an_owner_closing_their_account_while_the_other_leaves_keeps_an_owner(
+    app: Any, services: Services, make_user: UserFactory
+) -> None:
+    for round_number in range(OWNER_RACE_ROUNDS):
+        first, second, member = await make_user(), await make_user(), await make_user()
+        async with (
+            client_from(app, loopback(2 * round_number)) as first_client,
+            client_from(app, loopback(2 * round_number + 1)) as second_client,
+        ):
+            organization = await create_organization(
+                first_client, bearer(await login(first_client, first.username))
+            )
+            await add_member(services, organization["id"], second.id, OrganizationRole.OWNER)
+            await add_member(services, organization["id"], member.id, OrganizationRole.MEMBER)
+            first_headers = await bound_headers(first_client, first.username, organization["id"])
+            second_headers = await bound_headers(second_client, second.username, organization["id"])
+            closed, left = await all_at_once(
+                [
+                    partial(_close_account, first_client, first_headers),
+                    partial(
+                        second_client.delete,
+                        _members_url(organization, second.id),
+                        headers=second_headers,
+                    ),
+                ]
+            )
+        codes = (closed.status_code, left.status_code)
+        assert codes in ((204, 409), (409, 204)), f"round {round_number}: {codes}"
+        assert await _owners(services, organization["id"]) == 1, f"round {round_number}"
+
+
+async def _close_account(client: AsyncClient, headers: dict[str, str]) -> httpx.Response:
+    return await client.request(
+        "DELETE", "/api/v1/users/me", headers=headers, json={"current_password": PASSWORD}
+    )
 
 
 async def _owners(services: Services, organization_id: str) -> int:

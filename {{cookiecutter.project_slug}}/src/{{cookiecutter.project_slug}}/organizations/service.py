@@ -30,6 +30,10 @@ from .schemas import OrganizationCreate
 MAX_ORGANIZATIONS_PER_USER = 10
 LAST_OWNER = "An organization keeps at least one owner"
 ROLE_CHANGED = "The member's role changed meanwhile: reload the members and try again"
+STRANDED = (
+    "Last owner of {slugs}: make another member owner there, or remove the other members, "
+    "before the account goes"
+)
 
 
 async def create_organization(
@@ -254,3 +258,70 @@ async def _keeping_an_owner(
     if done.rowcount != 1:  # type: ignore[attr-defined]
         await db.rollback()
         raise ConflictError(LAST_OWNER)
+
+
+async def before_user_deletion(db: AsyncSession, user_id: uuid.UUID) -> None:
+    """Before the user `user_id` is deleted (their account closed, or by an admin): 409
+    naming the organizations they are the last owner of while others are members there;
+    the organizations they are the only member of are deleted with them.
+
+    As `_keeping_an_owner`: the owner rows of their organizations are locked first on
+    PostgreSQL, and the check is one conditional statement, which takes SQLite's write
+    lock before it counts; both hold until the user's deletion commits.
+    """
+    owned = select(Membership.organization_id).where(
+        Membership.user_id == user_id, Membership.role == OrganizationRole.OWNER
+    )
+    # The user's row, then the owners' rows: the order a removal takes them in.
+    await lock_owner(db, user_id)
+    await db.execute(
+        select(Membership.id)
+        .where(Membership.organization_id.in_(owned), Membership.role == OrganizationRole.OWNER)
+        .order_by(Membership.id)
+        .with_for_update()
+    )
+    other = aliased(Membership)
+    stranded = select(Membership.organization_id).where(
+        Membership.user_id == user_id,
+        Membership.role == OrganizationRole.OWNER,
+        ~exists().where(
+            other.organization_id == Membership.organization_id,
+            other.user_id != user_id,
+            other.role == OrganizationRole.OWNER,
+        ),
+        exists().where(
+            other.organization_id == Membership.organization_id, other.user_id != user_id
+        ),
+    )
+    # A change of nothing, made only while the user strands no organization.
+    kept = await db.execute(
+        update(User)
+        .where(User.id == user_id, ~stranded.exists())
+        .values(role=User.role)
+        .execution_options(synchronize_session=False)
+    )
+    if kept.rowcount != 1:  # type: ignore[attr-defined]
+        slugs = await db.scalars(
+            select(Organization.slug)
+            .where(Organization.id.in_(stranded))
+            .order_by(Organization.slug)
+        )
+        await db.rollback()
+        raise ConflictError(STRANDED.format(slugs=", ".join(repr(slug) for slug in slugs)))
+    alone = select(Membership.organization_id).where(
+        Membership.user_id == user_id,
+        ~exists().where(
+            other.organization_id == Membership.organization_id, other.user_id != user_id
+        ),
+    )
+    gone = list(await db.scalars(alone))
+    if gone:
+        # Sessions and keys once bound to them (revoked ones of former members included)
+        # refer to them without a cascade; the audit trail keeps its rows.
+        for bound in (UserSession, ApiKey):
+            await db.execute(delete(bound).where(bound.organization_id.in_(gone)))
+        await db.execute(
+            delete(Organization)
+            .where(Organization.id.in_(gone))
+            .execution_options(synchronize_session=False)
+        )
