@@ -1,6 +1,7 @@
 """Organizations: creating them, binding tokens to one, switching, members and roles."""
 
 import uuid
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
@@ -8,10 +9,11 @@ import httpx
 from httpx import AsyncClient
 from sqlalchemy import func, select
 
+from {{ cookiecutter.project_slug }}.db import utcnow
 from {{ cookiecutter.project_slug }}.organizations.service import MAX_ORGANIZATIONS_PER_USER
 from {{ cookiecutter.project_slug }}.security.scopes import OrganizationRole, Role
 from {{ cookiecutter.project_slug }}.services import Services
-from {{ cookiecutter.project_slug }}.tenancy.models import Membership, Organization
+from {{ cookiecutter.project_slug }}.tenancy.models import Invitation, Membership, Organization
 
 from .conftest import PASSWORD, AuthHeaders, UserFactory, bearer, login
 from .crowd import all_at_once, client_from, loopback
@@ -381,6 +383,18 @@ async def test_the_last_owner_cannot_close_their_account_while_others_are_member
     await add_member(services, organization["id"], member.id, OrganizationRole.MEMBER)
     headers = await bound_headers(client, owner.username, organization["id"])
 
+    async with services.sessionmaker() as db:
+        sent = Invitation(
+            organization_id=uuid.UUID(organization["id"]),
+            email="later@example.com",
+            role=OrganizationRole.ADMIN,
+            token_hash=uuid.uuid4().hex * 2,
+            inviter_id=owner.id,
+            expires_at=utcnow() + timedelta(days=1),
+        )
+        db.add(sent)
+        await db.commit()
+
     refused = await _close_account(client, headers)
     promoted = await client.patch(
         _members_url(organization, member.id), headers=headers, json={"role": "owner"}
@@ -394,6 +408,9 @@ async def test_the_last_owner_cannot_close_their_account_while_others_are_member
     }
     assert (promoted.status_code, closed.status_code) == (200, 204)
     assert await _owners(services, organization["id"]) == 1
+    async with services.sessionmaker() as db:
+        # What the closed account sent dies with it.
+        assert (await db.get_one(Invitation, sent.id)).revoked_at is not None
 
 
 async def test_an_organization_goes_with_the_account_of_its_only_member(

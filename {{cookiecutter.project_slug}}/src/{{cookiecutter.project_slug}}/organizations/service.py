@@ -23,8 +23,9 @@ from ..errors import ConflictError, ForbiddenError, NotFoundError
 from ..pagination import PageParams
 from ..security.principal_cache import PrincipalCache
 from ..security.scopes import OrganizationRole
-from ..tenancy.models import Membership, Organization
+from ..tenancy.models import Invitation, Membership, Organization
 from ..users.models import User, UserSession
+from .invitations import pending, revoke_sent_by
 from .schemas import OrganizationCreate
 
 MAX_ORGANIZATIONS_PER_USER = 10
@@ -135,6 +136,7 @@ async def change_role(
         await _keeping_an_owner(db, membership, change)
     else:
         await _as_read(db, membership, change)
+    await revoke_sent_by(db, organization_id, user_id, role)
     record(
         db,
         Event.MEMBER_ROLE_CHANGED,
@@ -187,6 +189,7 @@ async def remove_member(
         )
         .values(revoked_at=now)
     )
+    await revoke_sent_by(db, organization_id, user_id, None)
     record(
         db,
         Event.MEMBER_REMOVED,
@@ -313,6 +316,12 @@ async def before_user_deletion(db: AsyncSession, user_id: uuid.UUID) -> None:
         ~exists().where(
             other.organization_id == Membership.organization_id, other.user_id != user_id
         ),
+    )
+    # What they sent and could no longer send: invitations die with the account.
+    await db.execute(
+        update(Invitation)
+        .where(Invitation.inviter_id == user_id, pending(utcnow()))
+        .values(revoked_at=utcnow())
     )
     gone = list(await db.scalars(alone))
     if gone:
