@@ -64,7 +64,7 @@ async def test_an_invitation_is_mailed_and_works_once_for_the_invitee(
     )
 
     assert created.status_code == 201
-    assert set(created.json()) == {"id", "email", "role", "created_at", "expires_at"}
+    assert set(created.json()) == {"id", "email", "role", "invited_by", "created_at", "expires_at"}
     assert created.json()["email"] == invitee.email
     assert mailbox.messages[-1]["To"] == invitee.email
     assert "https://app.example.com/accept-invitation?token=" in mailbox.texts()[-1]
@@ -155,6 +155,53 @@ async def test_an_invitation_offers_no_role_above_the_inviters(
     )
 
     assert (above.status_code, equal.status_code) == (403, 201)
+
+
+async def test_a_removed_or_demoted_inviter_takes_back_what_they_could_no_longer_send(
+    client: AsyncClient, services: Services, make_user: UserFactory, mailbox: MailBox
+) -> None:
+    owner, other_owner, admin, removed = [await make_user() for _ in range(4)]
+    organization = await create_organization(client, bearer(await login(client, owner.username)))
+    for user, role in ((other_owner, OrganizationRole.OWNER), (admin, OrganizationRole.ADMIN)):
+        await add_member(services, organization["id"], user.id, role)
+    await add_member(services, organization["id"], removed.id, OrganizationRole.ADMIN)
+    url = _invitations_url(organization)
+    sent = {}
+    for inviter, role in (
+        (other_owner, "owner"),
+        (other_owner, "admin"),
+        (admin, "member"),
+        (removed, "admin"),
+    ):
+        headers = await bound_headers(client, inviter.username, organization["id"])
+        email = f"{inviter.username}-{role}@example.com"
+        created = await client.post(url, headers=headers, json={"email": email, "role": role})
+        assert created.status_code == 201
+        sent[email] = (created.json(), mailbox.link_token())
+    owner_headers = await bound_headers(client, owner.username, organization["id"])
+    members_url = f"{ORGANIZATIONS_URL}/{organization['id']}/members"
+
+    changes = [
+        await client.patch(
+            f"{members_url}/{other_owner.id}", headers=owner_headers, json={"role": "admin"}
+        ),
+        await client.patch(
+            f"{members_url}/{admin.id}", headers=owner_headers, json={"role": "member"}
+        ),
+        await client.delete(f"{members_url}/{removed.id}", headers=owner_headers),
+    ]
+
+    assert [change.status_code for change in changes] == [200, 200, 204]
+    listed = (await client.get(url, headers=owner_headers)).json()
+    # The demoted owner, now an admin, may still offer admin; nothing else survives.
+    assert [(row["email"], row["invited_by"]) for row in listed] == [
+        (f"{other_owner.username}-admin@example.com", str(other_owner.id))
+    ]
+    invitee = await _verified(services, make_user)
+    headers = bearer(await login(client, invitee.username))
+    _, token = sent[f"{removed.username}-admin@example.com"]
+    refused = await client.post(ACCEPT_URL, headers=headers, json={"token": token})
+    assert (refused.status_code, refused.json()) == (400, {"detail": INVALID_INVITATION})
 
 
 async def test_parallel_invitations_stop_exactly_at_the_hourly_cap(

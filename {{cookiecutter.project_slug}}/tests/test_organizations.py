@@ -1,16 +1,19 @@
 """Organizations: creating them, binding tokens to one, switching, members and roles."""
 
 import uuid
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
+import httpx
 from httpx import AsyncClient
 from sqlalchemy import func, select
 
+from {{ cookiecutter.project_slug }}.db import utcnow
 from {{ cookiecutter.project_slug }}.organizations.service import MAX_ORGANIZATIONS_PER_USER
 from {{ cookiecutter.project_slug }}.security.scopes import OrganizationRole, Role
 from {{ cookiecutter.project_slug }}.services import Services
-from {{ cookiecutter.project_slug }}.tenancy.models import Membership
+from {{ cookiecutter.project_slug }}.tenancy.models import Invitation, Membership, Organization
 
 from .conftest import PASSWORD, AuthHeaders, UserFactory, bearer, login
 from .crowd import all_at_once, client_from, loopback
@@ -29,6 +32,8 @@ COOKIE_REFRESH_URL = "/api/v1/auth/cookie/refresh"
 NOT_A_MEMBER = {"detail": "Not a member of this organization"}
 LAST_OWNER = {"detail": "An organization keeps at least one owner"}
 OWNER_RACE_ROUNDS = 5
+PROMOTION_RACE_ROUNDS = 20
+ROLE_CHANGED = {"detail": "The member's role changed meanwhile: reload the members and try again"}
 
 
 def _members_url(organization: dict[str, Any], user_id: object = None) -> str:
@@ -317,6 +322,147 @@ async def test_two_owners_demoting_each_other_at_once_leave_one_owner(
         refusals.append(codes[0] if codes[0] != 200 else codes[1])
         assert await _owners(services, organization["id"]) == 1
     assert 409 in refusals, refusals
+
+
+async def test_an_admin_demotion_racing_a_promotion_to_owner_never_overrides_it(
+    app: Any, services: Services, make_user: UserFactory
+) -> None:
+    owner, admin = await make_user(), await make_user()
+    async with (
+        client_from(app, loopback(0)) as owner_client,
+        client_from(app, loopback(1)) as admin_client,
+    ):
+        organization = await create_organization(
+            owner_client, bearer(await login(owner_client, owner.username))
+        )
+        await add_member(services, organization["id"], admin.id, OrganizationRole.ADMIN)
+        owner_headers = await bound_headers(owner_client, owner.username, organization["id"])
+        admin_headers = await bound_headers(admin_client, admin.username, organization["id"])
+        for round_number in range(PROMOTION_RACE_ROUNDS):
+            member = await make_user()
+            await add_member(services, organization["id"], member.id, OrganizationRole.MEMBER)
+            url = _members_url(organization, member.id)
+            promoted, demoted = await all_at_once(
+                [
+                    partial(owner_client.patch, url, headers=owner_headers, json={"role": "owner"}),
+                    partial(
+                        admin_client.patch, url, headers=admin_headers, json={"role": "viewer"}
+                    ),
+                ]
+            )
+            role = await _role(services, organization["id"], member.id)
+            outcome = f"round {round_number}: {promoted.status_code}, {demoted.status_code}, {role}"
+            # An owner's 200 stands: the admin, who may not take the role away, either
+            # came first (the promotion then applies to a viewer) or is refused.
+            assert (promoted.status_code == 200) == (role == OrganizationRole.OWNER), outcome
+            assert promoted.status_code in (200, 409), outcome
+            assert demoted.status_code in (200, 403, 409), outcome
+            if 409 in (promoted.status_code, demoted.status_code):
+                assert ROLE_CHANGED in (promoted.json(), demoted.json()), outcome
+
+
+async def _role(
+    services: Services, organization_id: str, user_id: uuid.UUID
+) -> OrganizationRole | None:
+    async with services.sessionmaker() as db:
+        return await db.scalar(
+            select(Membership.role).where(
+                Membership.organization_id == uuid.UUID(organization_id),
+                Membership.user_id == user_id,
+            )
+        )
+
+
+async def test_the_last_owner_cannot_close_their_account_while_others_are_members(
+    client: AsyncClient, services: Services, make_user: UserFactory
+) -> None:
+    owner, member = await make_user(), await make_user()
+    organization = await create_organization(
+        client, bearer(await login(client, owner.username)), "kept-org"
+    )
+    await add_member(services, organization["id"], member.id, OrganizationRole.MEMBER)
+    headers = await bound_headers(client, owner.username, organization["id"])
+
+    async with services.sessionmaker() as db:
+        sent = Invitation(
+            organization_id=uuid.UUID(organization["id"]),
+            email="later@example.com",
+            role=OrganizationRole.ADMIN,
+            token_hash=uuid.uuid4().hex * 2,
+            inviter_id=owner.id,
+            expires_at=utcnow() + timedelta(days=1),
+        )
+        db.add(sent)
+        await db.commit()
+
+    refused = await _close_account(client, headers)
+    promoted = await client.patch(
+        _members_url(organization, member.id), headers=headers, json={"role": "owner"}
+    )
+    closed = await _close_account(client, headers)
+
+    assert refused.status_code == 409
+    assert refused.json() == {
+        "detail": "Last owner of 'kept-org': make another member owner there, or remove "
+        "the other members, before the account goes"
+    }
+    assert (promoted.status_code, closed.status_code) == (200, 204)
+    assert await _owners(services, organization["id"]) == 1
+    async with services.sessionmaker() as db:
+        # What the closed account sent dies with it.
+        assert (await db.get_one(Invitation, sent.id)).revoked_at is not None
+
+
+async def test_an_organization_goes_with_the_account_of_its_only_member(
+    client: AsyncClient, services: Services, make_user: UserFactory
+) -> None:
+    owner = await make_user()
+    organization = await create_organization(client, bearer(await login(client, owner.username)))
+    headers = await bound_headers(client, owner.username, organization["id"])
+    assert (await client.post(ITEMS_URL, headers=headers, json={"title": "a"})).status_code == 201
+
+    closed = await _close_account(client, headers)
+
+    assert closed.status_code == 204
+    async with services.sessionmaker() as db:
+        assert await db.get(Organization, uuid.UUID(organization["id"])) is None
+
+
+async def test_an_owner_closing_their_account_while_the_other_leaves_keeps_an_owner(
+    app: Any, services: Services, make_user: UserFactory
+) -> None:
+    for round_number in range(OWNER_RACE_ROUNDS):
+        first, second, member = await make_user(), await make_user(), await make_user()
+        async with (
+            client_from(app, loopback(2 * round_number)) as first_client,
+            client_from(app, loopback(2 * round_number + 1)) as second_client,
+        ):
+            organization = await create_organization(
+                first_client, bearer(await login(first_client, first.username))
+            )
+            await add_member(services, organization["id"], second.id, OrganizationRole.OWNER)
+            await add_member(services, organization["id"], member.id, OrganizationRole.MEMBER)
+            first_headers = await bound_headers(first_client, first.username, organization["id"])
+            second_headers = await bound_headers(second_client, second.username, organization["id"])
+            closed, left = await all_at_once(
+                [
+                    partial(_close_account, first_client, first_headers),
+                    partial(
+                        second_client.delete,
+                        _members_url(organization, second.id),
+                        headers=second_headers,
+                    ),
+                ]
+            )
+        codes = (closed.status_code, left.status_code)
+        assert codes in ((204, 409), (409, 204)), f"round {round_number}: {codes}"
+        assert await _owners(services, organization["id"]) == 1, f"round {round_number}"
+
+
+async def _close_account(client: AsyncClient, headers: dict[str, str]) -> httpx.Response:
+    return await client.request(
+        "DELETE", "/api/v1/users/me", headers=headers, json={"current_password": PASSWORD}
+    )
 
 
 async def _owners(services: Services, organization_id: str) -> int:

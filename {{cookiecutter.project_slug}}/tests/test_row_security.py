@@ -149,6 +149,22 @@ async def test_production_refuses_to_start_when_a_tenant_table_lacks_forced_secu
         await _run_on_server_database(db_url, "ALTER TABLE items FORCE ROW LEVEL SECURITY")
 
 
+async def test_production_refuses_to_start_when_a_policy_admits_more_than_its_organization(
+    app_role_url: str, db_url: str
+) -> None:
+    # Forced security alone passes with a policy that opens everything: policies OR up.
+    await _run_on_server_database(db_url, "CREATE POLICY items_open ON items USING (true)")
+    try:
+        app = create_app(make_settings(app_role_url, ENVIRONMENT="production"))
+        with pytest.raises(
+            RowSecurityError, match="policy 'items_open' on 'items' admits more than its"
+        ):
+            async with app.router.lifespan_context(app):
+                pass
+    finally:
+        await _run_on_server_database(db_url, "DROP POLICY items_open ON items")
+
+
 async def test_the_app_under_its_own_role_serves_each_organization_its_rows(
     app_role_url: str, services: Services, make_user: UserFactory
 ) -> None:

@@ -8,13 +8,16 @@ that an active admin must remain does.
 import uuid
 from typing import Any
 
-from sqlalchemy import Delete, Update, delete, exists, select, update
+from sqlalchemy import Delete, Select, Update, delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from ..api_keys.service import revoke_all_keys
 from ..audit.trail import Event, record
 from ..errors import AppError, ConflictError
+{%- if cookiecutter.multi_tenancy == "yes" %}
+from ..organizations.service import before_user_deletion
+{%- endif %}
 from ..security.principal_cache import PrincipalCache
 from ..security.scopes import Role
 from ..users import service as users_service
@@ -77,9 +80,18 @@ def _stays_active_admin(data: AdminUserUpdate) -> bool:
 
 
 async def delete_user(db: AsyncSession, user: User) -> None:
-    """Delete `user` (and, by cascade, what hangs from it), keeping an active admin."""
+    """Delete `user` (and, by cascade, what hangs from it), keeping an active admin{% if cookiecutter.multi_tenancy == "yes" %}
+    and an owner in every organization that has other members{% endif %}."""
+    keeps_an_admin = user.role == Role.ADMIN and user.is_active
+{%- if cookiecutter.multi_tenancy == "yes" %}
+    if keeps_an_admin:
+        # The admins' rows before the user's own, which the owners' check locks: two
+        # admins closing their accounts at once then queue instead of deadlocking.
+        await db.execute(_active_admins().with_for_update())
+    await before_user_deletion(db, user.id)
+{%- endif %}
     statement = delete(User)
-    if user.role == Role.ADMIN and user.is_active:
+    if keeps_an_admin:
         await _keeping_an_admin(db, user.id, statement)
     else:
         await db.execute(statement.where(User.id == user.id))
@@ -94,8 +106,7 @@ async def _keeping_an_admin(db: AsyncSession, user_id: uuid.UUID, change: Update
     the second sees the first. SQLite has no row locks, but runs one write at a time,
     and the single conditional statement below takes the write lock before it counts.
     """
-    admins = select(User.id).where(User.role == Role.ADMIN, User.is_active.is_(True))
-    await db.execute(admins.with_for_update())
+    await db.execute(_active_admins().with_for_update())
     other = aliased(User)
     another_admin = exists().where(
         other.role == Role.ADMIN, other.is_active.is_(True), other.id != user_id
@@ -106,3 +117,7 @@ async def _keeping_an_admin(db: AsyncSession, user_id: uuid.UUID, change: Update
     if done.rowcount != 1:  # type: ignore[attr-defined]
         await db.rollback()
         raise ConflictError("At least one active admin must remain")
+
+
+def _active_admins() -> Select[Any]:
+    return select(User.id).where(User.role == Role.ADMIN, User.is_active.is_(True))

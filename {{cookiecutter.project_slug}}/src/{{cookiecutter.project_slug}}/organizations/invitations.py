@@ -22,7 +22,7 @@ from ..db import utcnow
 from ..errors import AppError, ConflictError, ForbiddenError, NotFoundError
 from ..mail import Mail, link_mail
 from ..security.identity import UserSnapshot
-from ..security.scopes import ORGANIZATION_ROLE_RANK, OrganizationRole
+from ..security.scopes import ORGANIZATION_ROLE_RANK, ORGANIZATION_ROLE_SCOPES, OrganizationRole
 from ..security.secret_tokens import hash_secret_token, new_secret_token
 from ..tenancy.models import Invitation, Membership, Organization
 
@@ -143,6 +143,34 @@ async def revoke(db: AsyncSession, revoker: Principal, invitation_id: uuid.UUID)
         organization_id=organization_id,
     )
     await db.commit()
+
+
+async def revoke_sent_by(
+    db: AsyncSession,
+    organization_id: uuid.UUID,
+    inviter_id: uuid.UUID,
+    role: OrganizationRole | None,
+) -> None:
+    """Revoke the pending invitations that `inviter_id` sent and could not send in their
+    new `role` (None: no longer a member); the caller commits."""
+    may_send = [
+        offered.value
+        for offered in OrganizationRole
+        if role is not None
+        and "members:write" in ORGANIZATION_ROLE_SCOPES[role]
+        and ORGANIZATION_ROLE_RANK[offered] <= ORGANIZATION_ROLE_RANK[role]
+    ]
+    now = utcnow()
+    await db.execute(
+        update(Invitation)
+        .where(
+            Invitation.organization_id == organization_id,
+            Invitation.inviter_id == inviter_id,
+            pending(now),
+            Invitation.role.not_in(may_send),
+        )
+        .values(revoked_at=now)
+    )
 
 
 async def accept(db: AsyncSession, user: UserSnapshot, token: str) -> Membership:

@@ -80,6 +80,8 @@ class InvitationPublic(BaseModel):
     id: uuid.UUID
     email: str
     role: OrganizationRole
+    # The member who sent it; None once their account is closed.
+    invited_by: uuid.UUID | None = Field(validation_alias="inviter_id")
     created_at: datetime
     expires_at: datetime
 

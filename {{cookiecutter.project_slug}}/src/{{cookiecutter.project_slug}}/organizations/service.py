@@ -23,12 +23,18 @@ from ..errors import ConflictError, ForbiddenError, NotFoundError
 from ..pagination import PageParams
 from ..security.principal_cache import PrincipalCache
 from ..security.scopes import OrganizationRole
-from ..tenancy.models import Membership, Organization
+from ..tenancy.models import Invitation, Membership, Organization
 from ..users.models import User, UserSession
+from .invitations import pending, revoke_sent_by
 from .schemas import OrganizationCreate
 
 MAX_ORGANIZATIONS_PER_USER = 10
 LAST_OWNER = "An organization keeps at least one owner"
+ROLE_CHANGED = "The member's role changed meanwhile: reload the members and try again"
+STRANDED = (
+    "Last owner of {slugs}: make another member owner there, or remove the other members, "
+    "before the account goes"
+)
 
 
 async def create_organization(
@@ -129,7 +135,8 @@ async def change_role(
     if membership.role == OrganizationRole.OWNER and role != OrganizationRole.OWNER:
         await _keeping_an_owner(db, membership, change)
     else:
-        await db.execute(change.where(Membership.id == membership.id))
+        await _as_read(db, membership, change)
+    await revoke_sent_by(db, organization_id, user_id, role)
     record(
         db,
         Event.MEMBER_ROLE_CHANGED,
@@ -162,7 +169,7 @@ async def remove_member(
     if membership.role == OrganizationRole.OWNER:
         await _keeping_an_owner(db, membership, change)
     else:
-        await db.execute(change.where(Membership.id == membership.id))
+        await _as_read(db, membership, change)
     now = utcnow()
     await db.execute(
         update(UserSession)
@@ -182,6 +189,7 @@ async def remove_member(
         )
         .values(revoked_at=now)
     )
+    await revoke_sent_by(db, organization_id, user_id, None)
     record(
         db,
         Event.MEMBER_REMOVED,
@@ -213,15 +221,30 @@ def _check_owner_rule(
         raise ForbiddenError("Only an owner may grant or take away the owner role")
 
 
+async def _as_read(db: AsyncSession, membership: Membership, change: Update | Delete) -> None:
+    """Run `change` of `membership` only if its role is still the one the rules were
+    checked against: a promotion to owner committed in between must not be overwritten
+    by a change that an owner-only rule would have refused (409)."""
+    done = await db.execute(
+        change.where(
+            Membership.id == membership.id, Membership.role == membership.role
+        ).execution_options(synchronize_session=False)
+    )
+    if done.rowcount != 1:  # type: ignore[attr-defined]
+        await db.rollback()
+        raise ConflictError(ROLE_CHANGED)
+
+
 async def _keeping_an_owner(
     db: AsyncSession, membership: Membership, change: Update | Delete
 ) -> None:
-    """Run `change` of `membership`, which takes away an owner, only if another remains."""
+    """Run `change` of `membership`, which takes away an owner, only if another remains
+    and the member is still an owner."""
     owners = select(Membership.id).where(
         Membership.organization_id == membership.organization_id,
         Membership.role == OrganizationRole.OWNER,
     )
-    await db.execute(owners.with_for_update())
+    await db.execute(owners.order_by(Membership.id).with_for_update())
     other = aliased(Membership)
     another_owner = exists().where(
         other.organization_id == membership.organization_id,
@@ -229,10 +252,85 @@ async def _keeping_an_owner(
         other.id != membership.id,
     )
     done = await db.execute(
-        change.where(Membership.id == membership.id, another_owner).execution_options(
-            synchronize_session=False
-        )
+        change.where(
+            Membership.id == membership.id,
+            Membership.role == OrganizationRole.OWNER,
+            another_owner,
+        ).execution_options(synchronize_session=False)
     )
     if done.rowcount != 1:  # type: ignore[attr-defined]
         await db.rollback()
         raise ConflictError(LAST_OWNER)
+
+
+async def before_user_deletion(db: AsyncSession, user_id: uuid.UUID) -> None:
+    """Before the user `user_id` is deleted (their account closed, or by an admin): 409
+    naming the organizations they are the last owner of while others are members there;
+    the organizations they are the only member of are deleted with them.
+
+    As `_keeping_an_owner`: the owner rows of their organizations are locked first on
+    PostgreSQL, and the check is one conditional statement, which takes SQLite's write
+    lock before it counts; both hold until the user's deletion commits.
+    """
+    owned = select(Membership.organization_id).where(
+        Membership.user_id == user_id, Membership.role == OrganizationRole.OWNER
+    )
+    # The user's row, then the owners' rows: the order a removal takes them in.
+    await lock_owner(db, user_id)
+    await db.execute(
+        select(Membership.id)
+        .where(Membership.organization_id.in_(owned), Membership.role == OrganizationRole.OWNER)
+        .order_by(Membership.id)
+        .with_for_update()
+    )
+    other = aliased(Membership)
+    stranded = select(Membership.organization_id).where(
+        Membership.user_id == user_id,
+        Membership.role == OrganizationRole.OWNER,
+        ~exists().where(
+            other.organization_id == Membership.organization_id,
+            other.user_id != user_id,
+            other.role == OrganizationRole.OWNER,
+        ),
+        exists().where(
+            other.organization_id == Membership.organization_id, other.user_id != user_id
+        ),
+    )
+    # A change of nothing, made only while the user strands no organization.
+    kept = await db.execute(
+        update(User)
+        .where(User.id == user_id, ~stranded.exists())
+        .values(role=User.role)
+        .execution_options(synchronize_session=False)
+    )
+    if kept.rowcount != 1:  # type: ignore[attr-defined]
+        slugs = await db.scalars(
+            select(Organization.slug)
+            .where(Organization.id.in_(stranded))
+            .order_by(Organization.slug)
+        )
+        await db.rollback()
+        raise ConflictError(STRANDED.format(slugs=", ".join(repr(slug) for slug in slugs)))
+    alone = select(Membership.organization_id).where(
+        Membership.user_id == user_id,
+        ~exists().where(
+            other.organization_id == Membership.organization_id, other.user_id != user_id
+        ),
+    )
+    # What they sent and could no longer send: invitations die with the account.
+    await db.execute(
+        update(Invitation)
+        .where(Invitation.inviter_id == user_id, pending(utcnow()))
+        .values(revoked_at=utcnow())
+    )
+    gone = list(await db.scalars(alone))
+    if gone:
+        # Sessions and keys once bound to them (revoked ones of former members included)
+        # refer to them without a cascade; the audit trail keeps its rows.
+        for bound in (UserSession, ApiKey):
+            await db.execute(delete(bound).where(bound.organization_id.in_(gone)))
+        await db.execute(
+            delete(Organization)
+            .where(Organization.id.in_(gone))
+            .execution_options(synchronize_session=False)
+        )

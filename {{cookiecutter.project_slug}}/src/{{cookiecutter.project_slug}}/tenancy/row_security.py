@@ -11,6 +11,8 @@ Superusers and roles with BYPASSRLS skip every policy: in production the app ref
 start under such a role, or when a tenant-owned table lacks forced row-level security.
 """
 
+import re
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import event, text
@@ -23,6 +25,13 @@ from .owned import TenantOwned
 from .scoping import current_organization
 
 SETTING = "app.organization_id"
+# A policy expression as PostgreSQL prints it back (pg_policies, blanks removed): the
+# organization column compared with the setting, nothing else. Casts and the alias are
+# optional, as versions print them differently; anything added (`OR true`) fails.
+_ISOLATING = re.compile(
+    r"\(organization_id=\(SELECT\(?NULLIF\(current_setting\('app\.organization_id'"
+    r"(::text)?,true\),''(::text)?\)\)?::uuid(AS\"?nullif\"?)?\)\)"
+)
 
 
 class RowSecurityError(RuntimeError):
@@ -71,7 +80,17 @@ async def check_row_security(engine: AsyncEngine) -> None:
                 {"names": tenant_tables()},
             )
         ).all()
+        policies = (
+            await connection.execute(
+                text(
+                    "SELECT tablename, policyname, permissive, qual, with_check FROM pg_policies "
+                    "WHERE schemaname = 'public' AND tablename = ANY(:names)"
+                ),
+                {"names": tenant_tables()},
+            )
+        ).all()
     problems = _problems(role, {row.relname: row for row in tables})
+    problems += _policy_problems(policies)
     if problems:
         raise RowSecurityError(
             "PostgreSQL would not keep organizations apart: "
@@ -91,3 +110,26 @@ def _problems(role: Any, tables: dict[str, Any]) -> list[str]:
         if table is None or not (table.relrowsecurity and table.relforcerowsecurity):
             problems.append(f"table {name!r} lacks forced row-level security")
     return problems
+
+
+def _policy_problems(policies: Sequence[Any]) -> list[str]:
+    """Each tenant table needs a policy on the organization, and no permissive policy
+    (they add up with OR) may admit anything more."""
+    problems = []
+    for name in tenant_tables():
+        permissive = [
+            row for row in policies if row.tablename == name and row.permissive == "PERMISSIVE"
+        ]
+        if not permissive:
+            problems.append(f"table {name!r} has no organization policy")
+        for row in permissive:
+            expressions = (row.qual, row.with_check)
+            if not all(_isolates(expression) for expression in expressions):
+                problems.append(
+                    f"policy {row.policyname!r} on {name!r} admits more than its organization"
+                )
+    return problems
+
+
+def _isolates(expression: str | None) -> bool:
+    return expression is not None and _ISOLATING.fullmatch("".join(expression.split())) is not None
