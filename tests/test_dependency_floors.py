@@ -4,7 +4,7 @@ One render is installed with uv at the lowest direct versions (`uv pip install
 --resolution lowest-direct`): every dependency pyproject.toml names sits exactly at its
 lower bound, and the render's suite and type check pass there. The option matrix in
 test_generated_suite.py installs the newest versions: the two ends. This render is the
-matrix's fourth row (postgresql without Redis, organizations on, passkeys off), so the
+matrix's fourth row (postgresql without Redis, organizations and passkeys on), so the
 combinations run once each and CI stays inside its time budget.
 
 Installing needs the package index (uv downloads what its cache lacks), as the matrix
@@ -54,7 +54,6 @@ LOWEST_RENDER = {
     "use_redis": "no",
     "use_docker": "no",
     "multi_tenancy": "yes",
-    "passkeys": "no",
 }
 # Reported by the fake service below, for the package named in its `vulnerable` set.
 FAKE_ADVISORY = "GHSA-fake-0000-0000"

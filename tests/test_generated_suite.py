@@ -1,11 +1,12 @@
 """Renders of the option matrix install, pass their own test suite and their own gates.
 
 Three renders here and a fourth in test_dependency_floors.py (postgresql without Redis,
-organizations on, passkeys off, installed at its lowest versions) cover each option's
+organizations and passkeys on, installed at its lowest versions) cover each option's
 values: both databases with and without Redis, organizations with both databases and both
-Redis values, PyJWT in one render and python-jose (the default) in the others, the Docker
-files in two, and Sentry and OpenTelemetry in the postgresql + Redis one (each option's
-render test covers the rest). Those with `postgresql` run their suite against the local
+Redis values, passkeys off in the sqlite + Redis one (on, the default, in the others),
+PyJWT in one render and python-jose (the default) in the others, the Docker files in
+two, and Sentry and OpenTelemetry in the postgresql + Redis one (each option's render
+test covers the rest). Those with `postgresql` run their suite against the local
 server (127.0.0.1:5432, or the one DATABASE_URL names; `.ci/run` starts it), on which the
 render's own conftest creates and drops a test database of its own. Those with
 `use_redis=yes` get a real Redis server of this test session's own, on a free port: the
@@ -53,6 +54,7 @@ SUITE_MATRIX = [
         "use_docker": "no",
         "jwt_library": "pyjwt",
         "multi_tenancy": "yes",
+        "passkeys": "no",
     },
     {
         "database": "postgresql",
