@@ -191,6 +191,14 @@ def add_micro(report: Report, micro: dict[str, float]) -> None:
         report.add("user lookup in the DB, miss - hit (us)", lookup, us)
 
 
+def add_costs(report: Report, label: str, parts: dict[str, dict[str, float]]) -> None:
+    """Rows for one configuration's request split by part (costs.py), in microseconds; a
+    part only one template has (a middleware added or removed) shows in its column only."""
+    now, before = parts.get(NOW, {}), parts.get(BEFORE, {})
+    for part in [*now, *(name for name in before if name not in now)]:
+        report.add(f"{label}: {part} (us)", now.get(part), "{:.1f}", before.get(part))
+
+
 def add_flood(
     report: Report, flood: FloodResult, rss_before_mb: float | None, peak_rss_mb: float | None
 ) -> None:

@@ -63,6 +63,7 @@ sys.path.insert(0, str(REPO))
 
 from configurations import (  # noqa: E402
     CONFIGURATIONS,
+    COSTED,
     RENDERS,
     WORKER_COUNTS,
     Configuration,
@@ -76,6 +77,7 @@ from report import (  # noqa: E402
     Report,
     add_access_line,
     add_configurations,
+    add_costs,
     add_flood,
     add_micro,
     add_middleware_cost,
@@ -373,6 +375,21 @@ def micro(python: Path, env: dict[str, str], *options: str) -> dict[str, float]:
     return figures
 
 
+def measure_costs(report: Report, fleet: Fleet, python: Path) -> None:
+    """Each COSTED configuration's request, split by part (costs.py), against the server
+    of that configuration (its database, Redis and token); and the --before template's."""
+    for configuration in COSTED:
+        parts: dict[str, dict[str, float]] = {}
+        for version in (NOW, BEFORE):
+            name = app_target(version, configuration)
+            if name in fleet.envs:
+                env = {**fleet.envs[name], "BENCH_TOKEN": fleet.tokens[name]}
+                output = run([str(python), str(BENCH_DIR / "costs.py")], timeout=300, env=env)
+                figures = json.loads(output.strip().splitlines()[-1])
+                parts[version] = {"total": figures["total"], **dict(figures["parts"])}
+        add_costs(report, configuration.label, parts)
+
+
 def measure_flood(report: Report, args: argparse.Namespace, server: Served, password: str) -> None:
     rss_before = memory_mb(server, "VmRSS")
     form = {"username": ADMIN, "password": password}
@@ -415,6 +432,8 @@ def run_benchmarks(
         stripped = serve_baselines(stack, fleet, workdir, python, fleet.envs[micro_name])
         log("throughput: " + ("Python load generator" if args.python_load else "wrk"))
         measure_throughput(report, args, fleet, stripped)
+        log("per-request costs by part, in-process")
+        measure_costs(report, fleet, python)
     log("in-process microbenchmarks")
     env = {**fleet.envs[micro_name], "BENCH_TOKEN": fleet.tokens[micro_name]}
     add_micro(report, micro(python, env))

@@ -7,6 +7,8 @@ import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 
+from {{ cookiecutter.project_slug }}.middleware.trusted_host import MAX_REMEMBERED
+
 from .conftest import BASE_URL, AuthHeaders, CapturedLogs
 
 ORIGIN = "https://app.example.com"
@@ -76,6 +78,22 @@ async def test_unknown_host_is_400(client: AsyncClient, host: str) -> None:
 async def test_allowed_hosts_pass(client: AsyncClient, host: str) -> None:
     response = await client.get("/api/v1/health", headers={"Host": host})
     assert response.status_code == 200
+
+
+async def test_host_decisions_hold_when_remembered_and_past_the_memory(
+    client: AsyncClient,
+) -> None:
+    """Each decision is remembered per Host value; made-up hosts beyond what is kept are
+    still refused, and the allowed one still passes."""
+    hosts = [f"evil-{number}.example" for number in range(MAX_REMEMBERED + 10)]
+    statuses = [
+        (await client.get("/api/v1/health", headers={"Host": host})).status_code
+        for host in hosts * 2
+    ]
+    assert statuses == [400] * len(hosts) * 2
+    for _ in range(2):
+        response = await client.get("/api/v1/health", headers={"Host": "LOCALHOST"})
+        assert response.status_code == 200
 
 
 @pytest.mark.parametrize("host", ["evil/x.example.com", "evil@x.example.com", "x.example.com:abc"])

@@ -2,6 +2,7 @@ import asyncio
 import io
 import json
 import logging
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from {{ cookiecutter.project_slug }}.log import (
     redact_text,
     request_id_var,
 )
+from {{ cookiecutter.project_slug }}.middleware.request_context import request_ids
 
 from .conftest import PASSWORD, CapturedLogs, UserFactory, bearer, login
 
@@ -46,6 +48,24 @@ async def test_unsafe_request_id_is_replaced(client: AsyncClient, bad_id: bytes)
 async def test_each_request_gets_its_own_id(client: AsyncClient) -> None:
     ids = {(await client.get("/api/v1/health")).headers["x-request-id"] for _ in range(3)}
     assert len(ids) == 3
+
+
+def test_a_forked_worker_makes_ids_of_its_own() -> None:
+    """Workers forked from one parent (gunicorn's) must not hand out the same ids."""
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.write(write_end, (request_ids.new() + request_ids.new()).encode())
+        os._exit(0)
+    os.close(write_end)
+    os.waitpid(child, 0)
+    with os.fdopen(read_end) as pipe:
+        in_child = pipe.read()
+    first, second = in_child[:32], in_child[32:]
+    in_parent = request_ids.new()
+    assert first[:16] == second[:16] != in_parent[:16]
+    assert first != second
+    assert all(re.fullmatch(r"[0-9a-f]{32}", made) for made in (first, second, in_parent))
 
 
 async def test_one_json_access_line_per_request_with_its_id(

@@ -6,10 +6,12 @@ the client gets `{"detail": "Internal Server Error", "request_id": ...}` and the
 traceback goes to the log.
 """
 
+import itertools
 import json
+import os
 import re
+import secrets
 import time
-import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -20,6 +22,28 @@ from ..tenancy.scoping import current_organization
 {%- endif %}
 
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+class _RequestIds:
+    """Ids for requests that bring none: 32 hex digits, a random prefix drawn once per
+    process and a counter. A uuid4 per request cost a read of the OS's random source
+    each time; the prefix keeps ids of different processes (workers, restarts) apart,
+    and ids are labels for finding log lines, not secrets."""
+
+    def __init__(self) -> None:
+        self.reseed()
+
+    def reseed(self) -> None:
+        self._prefix = secrets.token_hex(8)
+        self._counter = itertools.count()
+
+    def new(self) -> str:
+        return f"{self._prefix}{next(self._counter):016x}"
+
+
+request_ids = _RequestIds()
+# A forked worker must not repeat its parent's ids.
+os.register_at_fork(after_in_child=request_ids.reseed)
 
 
 def _incoming_request_id(scope: Scope) -> str | None:
@@ -38,7 +62,7 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+        request_id = _incoming_request_id(scope) or request_ids.new()
         token = request_id_var.set(request_id)
         # The proxy-headers middleware runs first: this is the trusted client address.
         client = scope.get("client")

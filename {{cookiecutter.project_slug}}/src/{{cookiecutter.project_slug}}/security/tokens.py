@@ -143,12 +143,13 @@ class TokenCodec:
 
     def decode_access_token(self, token: str) -> AccessClaims:
         """The claims of a token this codec issued and that has not expired."""
-        if not token or len(token) > MAX_TOKEN_LENGTH:
-            raise InvalidTokenError("empty or oversized token")
-        if not _is_canonical(token):
-            raise InvalidTokenError("not in canonical compact form")
+        # A remembered token passed every check below in exactly this spelling.
         claims = self._verified.get(token)
         if claims is None:
+            if not token or len(token) > MAX_TOKEN_LENGTH:
+                raise InvalidTokenError("empty or oversized token")
+            if not _is_canonical(token):
+                raise InvalidTokenError("not in canonical compact form")
             claims = self._verify(token)
             self._verified[token] = claims
             if len(self._verified) > VERIFIED_CACHE_SIZE:
