@@ -5,13 +5,15 @@ checks, limits and login sessions. Limited like login: RATE_LIMIT_LOGIN per addr
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..passkeys import ceremonies, challenges
+from ..passkeys.ceremonies import RelyingParty
 from ..passkeys.challenges import Ceremony
 from ..passkeys.dependencies import RelyingPartyDep
 from ..passkeys.schemas import PasskeyLogin
 from ..security.clients import client_address, client_details
-from ..services import DbDep, ServicesDep
+from ..services import DbDep, Services, ServicesDep
 {%- if cookiecutter.multi_tenancy == "yes" %}
 from ..tenancy.binding import membership_for_login
 {%- endif %}
@@ -19,7 +21,7 @@ from .cookie_router import CookiePolicyDep, CookieSession, cookie_policy, start_
 from .passkey_login import log_in_with_passkey
 from .schemas import TokenPair
 from .service import LOGIN_ERRORS
-from .sessions import LoginSessionsDep
+from .sessions import LoginSessions, LoginSessionsDep
 from .throttling import limit_unauthenticated
 
 anonymous = [Depends(limit_unauthenticated)]
@@ -39,17 +41,15 @@ async def login_options(party: RelyingPartyDep, db: DbDep) -> dict[str, Any]:
     return options
 
 
-@router.post("/token", responses=LOGIN_ERRORS)
-async def passkey_login(
+async def _log_in(
     request: Request,
     data: PasskeyLogin,
-    party: RelyingPartyDep,
-    services: ServicesDep,
-    sessions: LoginSessionsDep,
-    db: DbDep,
+    party: RelyingParty,
+    services: Services,
+    sessions: LoginSessions,
+    db: AsyncSession,
 ) -> TokenPair:
-    """The `/auth/token` answer for the browser's `credential.toJSON()` of an assertion
-    made from /auth/passkey/options; no two-factor code is asked for."""
+    """The login both answers share: the assertion checked, then a login session opened."""
     user = await log_in_with_passkey(
         db,
         services.limiter,
@@ -66,6 +66,20 @@ async def passkey_login(
 {%- endif %}
 
 
+@router.post("/token", responses=LOGIN_ERRORS)
+async def passkey_login(
+    request: Request,
+    data: PasskeyLogin,
+    party: RelyingPartyDep,
+    services: ServicesDep,
+    sessions: LoginSessionsDep,
+    db: DbDep,
+) -> TokenPair:
+    """The `/auth/token` answer for the browser's `credential.toJSON()` of an assertion
+    made from /auth/passkey/options; no two-factor code is asked for."""
+    return await _log_in(request, data, party, services, sessions, db)
+
+
 @cookie_router.post("/passkey", responses=LOGIN_ERRORS)
 async def cookie_passkey_login(
     request: Request,
@@ -78,18 +92,5 @@ async def cookie_passkey_login(
     db: DbDep,
 ) -> CookieSession:
     """/auth/passkey/token, with the tokens in HttpOnly cookies as /auth/cookie/login sets them."""
-    user = await log_in_with_passkey(
-        db,
-        services.limiter,
-        party,
-        credential=data.credential,
-        client=client_address(request),
-        require_verified_email=services.settings.REQUIRE_VERIFIED_EMAIL,
-    )
-{%- if cookiecutter.multi_tenancy == "yes" %}
-    membership = await membership_for_login(db, user.id, data.organization)
-    pair = await sessions.open(db, user, frozenset(), client_details(request), membership)
-{%- else %}
-    pair = await sessions.open(db, user, frozenset(), client_details(request))
-{%- endif %}
+    pair = await _log_in(request, data, party, services, sessions, db)
     return start_cookie_session(response, services, policy, pair)
