@@ -59,18 +59,11 @@ class SoftwareAuthenticator:
         auth_data = self._auth_data(rp_id or options["rp"]["id"], flags) + attested
         fmt, statement = attestation
         attestation_object = encode_cbor({"fmt": fmt, "attStmt": statement, "authData": auth_data})
-        return {
-            "id": bytes_to_base64url(self.credential_id),
-            "rawId": bytes_to_base64url(self.credential_id),
-            "type": "public-key",
-            "authenticatorAttachment": "platform",
-            "clientExtensionResults": {},
-            "response": {
-                "clientDataJSON": bytes_to_base64url(client_data),
-                "attestationObject": bytes_to_base64url(attestation_object),
-                "transports": ["internal", "hybrid"],
-            },
-        }
+        return self._credential(
+            client_data,
+            attestationObject=bytes_to_base64url(attestation_object),
+            transports=["internal", "hybrid"],
+        )
 
     def get(
         self,
@@ -91,18 +84,22 @@ class SoftwareAuthenticator:
             auth_data + hashlib.sha256(client_data).digest(), ec.ECDSA(hashes.SHA256())
         )
         assert self.user_handle is not None, "create() a credential first"
+        return self._credential(
+            client_data,
+            authenticatorData=bytes_to_base64url(auth_data),
+            signature=bytes_to_base64url(signature),
+            userHandle=bytes_to_base64url(self.user_handle),
+        )
+
+    def _credential(self, client_data: bytes, **response: Any) -> dict[str, Any]:
+        """The JSON of this credential, its `response` holding the client data and `response`."""
         return {
             "id": bytes_to_base64url(self.credential_id),
             "rawId": bytes_to_base64url(self.credential_id),
             "type": "public-key",
             "authenticatorAttachment": "platform",
             "clientExtensionResults": {},
-            "response": {
-                "clientDataJSON": bytes_to_base64url(client_data),
-                "authenticatorData": bytes_to_base64url(auth_data),
-                "signature": bytes_to_base64url(signature),
-                "userHandle": bytes_to_base64url(self.user_handle),
-            },
+            "response": {"clientDataJSON": bytes_to_base64url(client_data), **response},
         }
 
     def _auth_data(self, rp_id: str, flags: int) -> bytes:

@@ -4,6 +4,7 @@ from a software authenticator; and the settings that name the site passkeys belo
 import asyncio
 import os
 import time
+import uuid
 from typing import Any
 
 import pytest
@@ -259,31 +260,46 @@ async def test_a_passkey_registered_twice_is_refused(
     assert response.json() == {"detail": "This passkey is already registered"}
 
 
-async def test_the_cap_on_passkeys_holds_for_a_crowd(
-    app: Any, client: AsyncClient, make_user: UserFactory, services: Services
-) -> None:
-    user, headers = await _user(client, make_user)
+async def _registrations(
+    client: AsyncClient,
+    headers: dict[str, str],
+    services: Services,
+    user_id: uuid.UUID,
+    count: int,
+    *,
+    name: str,
+) -> list[dict[str, Any]]:
+    """`count` registration bodies for one user, each answering a challenge of its own,
+    issued as if by as many earlier requests for options."""
     template = await registration_options(client, headers)
-    # Challenges issued to the user one by one, as if from as many earlier requests.
-    challenges = [bytes_to_base64url(os.urandom(32)) for _ in range(MAX_PASSKEYS_PER_USER + 4)]
+    challenges = [bytes_to_base64url(os.urandom(32)) for _ in range(count)]
     async with services.sessionmaker() as db:
         db.add_all(
             PasskeyChallenge(
                 challenge=challenge,
                 ceremony=Ceremony.REGISTRATION.value,
-                user_id=user.id,
+                user_id=user_id,
                 expires_at=utcnow() + CHALLENGE_LIFETIME,
             )
             for challenge in challenges
         )
         await db.commit()
-    bodies = [
+    return [
         {
-            "name": f"Key {number}",
+            "name": f"{name} {number}",
             "credential": SoftwareAuthenticator().create({**template, "challenge": challenge}),
         }
         for number, challenge in enumerate(challenges)
     ]
+
+
+async def test_the_cap_on_passkeys_holds_for_a_crowd(
+    app: Any, client: AsyncClient, make_user: UserFactory, services: Services
+) -> None:
+    user, headers = await _user(client, make_user)
+    bodies = await _registrations(
+        client, headers, services, user.id, MAX_PASSKEYS_PER_USER + 4, name="Key"
+    )
     crowd = [client_from(app, loopback(number)) for number in range(len(bodies))]
     try:
         answers = await all_at_once(
@@ -335,6 +351,15 @@ async def test_another_users_passkey_is_not_found(
     assert len((await client.get(PASSKEYS_URL, headers=headers)).json()) == 1
 
 
+async def _admin_reset(client: AsyncClient, admin: dict[str, str], user_id: Any) -> Response:
+    return await client.request(
+        "DELETE",
+        f"/api/v1/admin/users/{user_id}/mfa",
+        headers=admin,
+        json={"current_password": PASSWORD},
+    )
+
+
 async def test_an_admin_reset_removes_the_users_passkeys(
     client: AsyncClient, make_user: UserFactory, services: Services
 ) -> None:
@@ -343,32 +368,12 @@ async def test_an_admin_reset_removes_the_users_passkeys(
     await register(client, headers, authenticator)
     admin = await make_user(Role.ADMIN)
     admin_headers = bearer(await login(client, admin.username))
-    reset = await client.request(
-        "DELETE",
-        f"/api/v1/admin/users/{user.id}/mfa",
-        headers=admin_headers,
-        json={"current_password": PASSWORD},
-    )
+    reset = await _admin_reset(client, admin_headers, user.id)
     assert reset.status_code == 204, reset.text
     assert (await passkey_login(client, authenticator)).status_code == 401
     [event] = await audit_rows(services, event="passkey_removed", user_id=user.id)
     assert event.actor_id == admin.id
-    again = await client.request(
-        "DELETE",
-        f"/api/v1/admin/users/{user.id}/mfa",
-        headers=admin_headers,
-        json={"current_password": PASSWORD},
-    )
-    assert again.status_code == 409
-
-
-async def _admin_reset(client: AsyncClient, admin: dict[str, str], user_id: Any) -> Response:
-    return await client.request(
-        "DELETE",
-        f"/api/v1/admin/users/{user_id}/mfa",
-        headers=admin,
-        json={"current_password": PASSWORD},
-    )
+    assert (await _admin_reset(client, admin_headers, user.id)).status_code == 409
 
 
 async def test_no_passkey_added_during_an_admin_reset_survives_it(
@@ -385,26 +390,9 @@ async def test_no_passkey_added_during_an_admin_reset_survives_it(
     duration = time.perf_counter() - started
     user, headers = await _user(client, make_user)
     await register(client, headers, SoftwareAuthenticator())
-    template = await registration_options(client, headers)
-    challenges = [bytes_to_base64url(os.urandom(32)) for _ in range(MAX_PASSKEYS_PER_USER - 1)]
-    async with services.sessionmaker() as db:
-        db.add_all(
-            PasskeyChallenge(
-                challenge=challenge,
-                ceremony=Ceremony.REGISTRATION.value,
-                user_id=user.id,
-                expires_at=utcnow() + CHALLENGE_LIFETIME,
-            )
-            for challenge in challenges
-        )
-        await db.commit()
-    bodies = [
-        {
-            "name": f"Thief {number}",
-            "credential": SoftwareAuthenticator().create({**template, "challenge": challenge}),
-        }
-        for number, challenge in enumerate(challenges)
-    ]
+    bodies = await _registrations(
+        client, headers, services, user.id, MAX_PASSKEYS_PER_USER - 1, name="Thief"
+    )
 
     async def add_later(http: AsyncClient, body: dict[str, Any], number: int) -> Response:
         await asyncio.sleep(duration * 1.2 * number / len(bodies))
