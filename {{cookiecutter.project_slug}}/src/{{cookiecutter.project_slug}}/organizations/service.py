@@ -9,7 +9,18 @@ before it counts.
 
 import uuid
 
-from sqlalchemy import Delete, Update, delete, exists, func, insert, literal, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Delete,
+    Update,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -24,6 +35,10 @@ from ..pagination import PageParams
 from ..security.principal_cache import PrincipalCache
 from ..security.scopes import OrganizationRole
 from ..tenancy.models import Invitation, Membership, Organization
+{%- if cookiecutter.database == "postgresql" %}
+from ..tenancy.row_security import bind_organization, read_memberships_of
+from ..tenancy.scoping import current_organization
+{%- endif %}
 from ..users.models import User, UserSession
 from .invitations import pending, revoke_sent_by
 from .schemas import OrganizationCreate
@@ -52,6 +67,12 @@ async def create_organization(
     except IntegrityError:
         await db.rollback()
         raise ConflictError("Slug already taken") from None
+{%- if cookiecutter.database == "postgresql" %}
+    # Row-level security: the creator's memberships are counted, and the first one of the
+    # new organization is written in it.
+    await read_memberships_of(db, creator)
+    await bind_organization(db, organization.id)
+{%- endif %}
     owned = (
         select(func.count())
         .select_from(Membership)
@@ -83,6 +104,9 @@ async def create_organization(
 async def list_mine(
     db: AsyncSession, user_id: uuid.UUID
 ) -> list[tuple[Organization, OrganizationRole]]:
+{%- if cookiecutter.database == "postgresql" %}
+    await read_memberships_of(db, user_id)
+{%- endif %}
     rows = await db.execute(
         select(Organization, Membership.role)
         .join(Membership, Membership.organization_id == Organization.id)
@@ -272,8 +296,31 @@ async def before_user_deletion(db: AsyncSession, user_id: uuid.UUID) -> None:
     PostgreSQL, and the check is one conditional statement, which takes SQLite's write
     lock before it counts; both hold until the user's deletion commits.
     """
+{%- if cookiecutter.database == "postgresql" %}
+    # Row-level security shows one organization's members at a time: each of the user's
+    # organizations in turn, its rows locked until the deletion commits.
+    await read_memberships_of(db, user_id)
+    theirs = await db.scalars(
+        select(Membership.organization_id)
+        .where(Membership.user_id == user_id)
+        .order_by(Membership.organization_id)
+    )
+    for organization_id in list(theirs):
+        await bind_organization(db, organization_id)
+        await _leave_organizations(db, user_id, Membership.organization_id == organization_id)
+    await bind_organization(db, current_organization.get())
+{%- else %}
+    # All of them at once: the one conditional statement takes the write lock.
+    await _leave_organizations(db, user_id, Membership.user_id == user_id)
+{%- endif %}
+
+
+async def _leave_organizations(
+    db: AsyncSession, user_id: uuid.UUID, among: ColumnElement[bool]
+) -> None:
+    """`before_user_deletion` for the user's organizations that `among` admits."""
     owned = select(Membership.organization_id).where(
-        Membership.user_id == user_id, Membership.role == OrganizationRole.OWNER
+        Membership.user_id == user_id, Membership.role == OrganizationRole.OWNER, among
     )
     # The user's row, then the owners' rows: the order a removal takes them in.
     await lock_owner(db, user_id)
@@ -287,6 +334,7 @@ async def before_user_deletion(db: AsyncSession, user_id: uuid.UUID) -> None:
     stranded = select(Membership.organization_id).where(
         Membership.user_id == user_id,
         Membership.role == OrganizationRole.OWNER,
+        among,
         ~exists().where(
             other.organization_id == Membership.organization_id,
             other.user_id != user_id,
@@ -313,6 +361,7 @@ async def before_user_deletion(db: AsyncSession, user_id: uuid.UUID) -> None:
         raise ConflictError(STRANDED.format(slugs=", ".join(repr(slug) for slug in slugs)))
     alone = select(Membership.organization_id).where(
         Membership.user_id == user_id,
+        among,
         ~exists().where(
             other.organization_id == Membership.organization_id, other.user_id != user_id
         ),
