@@ -32,6 +32,9 @@ from ..services import ServicesDep
 from ..tenancy.binding import membership_in, membership_of
 from ..tenancy.models import Membership
 {%- endif %}
+{%- if cookiecutter.database == "postgresql" and cookiecutter.multi_tenancy == "yes" %}
+from ..tenancy.row_security import bind_organization
+{%- endif %}
 from ..users.models import RefreshToken, User, UserSession
 from .schemas import TokenPair
 
@@ -218,6 +221,11 @@ class LoginSessions:
         if switch_to is None or switch_to == login_session.organization_id:
             return await self._issue_pair(db, user, login_session, scopes)
         login_session.organization_id = switch_to
+{%- if cookiecutter.database == "postgresql" %}
+        # The switch is the new organization's event: row-level security admits its row
+        # only in a transaction bound to it, which the session now is.
+        await bind_organization(db, switch_to)
+{%- endif %}
         record(
             db,
             Event.ORGANIZATION_SWITCHED,
