@@ -4,6 +4,7 @@ over HTTP with the app itself connected as that role: login, accepting an invita
 the members list and leaving all work through their narrow settings alone."""
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -12,7 +13,9 @@ from sqlalchemy import text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from {{ cookiecutter.project_slug }}.db import utcnow
 from {{ cookiecutter.project_slug }}.factory import create_app
+from {{ cookiecutter.project_slug }}.purge import purge_expired
 from {{ cookiecutter.project_slug }}.services import Services
 from {{ cookiecutter.project_slug }}.tenancy.row_security import (
     INVITATION_SETTING,
@@ -189,6 +192,17 @@ async def test_the_app_role_cannot_write_into_another_organization(
             )
 
 
+async def test_the_purge_under_the_app_role_reaches_every_organizations_old_events(
+    app_engine: AsyncEngine, app_role_url: str, shared_rows: dict[str, dict[str, uuid.UUID]]
+) -> None:
+    settings = make_settings(app_role_url, AUDIT_RETENTION_DAYS=30)
+
+    counts = await purge_expired(app_engine, settings, now=utcnow() + timedelta(days=31))
+
+    # The platform's event and one of each organization's.
+    assert counts["audit_events"] == 3
+
+
 @pytest.mark.parametrize("table", sorted(SHARED))
 async def test_production_refuses_to_start_when_a_shared_table_admits_more(
     app_role_url: str, db_url: str, table: str
@@ -223,9 +237,8 @@ async def test_the_app_under_its_own_role_logs_in_invites_accepts_and_lists_memb
         app.router.lifespan_context(app),
         AsyncClient(transport=ASGITransport(app=app), base_url=BASE_URL) as client,
     ):
-        organization = await create_organization(
-            client, bearer(await login(client, owner.username))
-        )
+        owner_tokens = await login(client, owner.username)
+        organization = await create_organization(client, bearer(owner_tokens))
         members_url = f"{ORGANIZATIONS_URL}/{organization['id']}/members"
         headers = await bound_headers(client, owner.username, organization["id"])
         invited = await client.post(
@@ -241,6 +254,14 @@ async def test_the_app_under_its_own_role_logs_in_invites_accepts_and_lists_memb
             json={"token": mailbox.link_token()},
         )
         mine = await client.get(ORGANIZATIONS_URL, headers=invitee_headers)
+        # The owner's first login is bound to their own organization: switch to the new one.
+        switched = await client.post(
+            "/api/v1/auth/refresh",
+            json={
+                "refresh_token": owner_tokens["refresh_token"],
+                "organization_id": organization["id"],
+            },
+        )
         member = await bound_headers(client, invitee.username, organization["id"])
         members = await client.get(members_url, headers=member)
         trail = await client.get(
@@ -250,6 +271,7 @@ async def test_the_app_under_its_own_role_logs_in_invites_accepts_and_lists_memb
         after = await client.get(members_url, headers=headers)
 
     assert invited.status_code == 201
+    assert switched.status_code == 200
     assert accepted.status_code == 200
     assert sorted(row["slug"] for row in mine.json()) == sorted(
         [organization["slug"], invitee.username]
@@ -258,8 +280,11 @@ async def test_the_app_under_its_own_role_logs_in_invites_accepts_and_lists_memb
         owner.username,
         invitee.username,
     ]
-    assert {"organization_created", "invitation_created", "invitation_accepted"} <= {
-        row["event"] for row in trail.json()["items"]
-    }
+    assert {
+        "organization_created",
+        "organization_switched",
+        "invitation_created",
+        "invitation_accepted",
+    } <= {row["event"] for row in trail.json()["items"]}
     assert left.status_code == 204
     assert [row["username"] for row in after.json()["items"]] == [owner.username]
