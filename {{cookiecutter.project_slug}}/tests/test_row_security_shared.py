@@ -221,6 +221,28 @@ async def test_production_refuses_to_start_when_a_shared_table_admits_more(
         await _run_on_server_database(db_url, f"DROP POLICY {table}_open ON {table}")
 
 
+async def test_production_refuses_a_declared_policy_widened_in_place(
+    app_role_url: str, db_url: str
+) -> None:
+    own_rows = SHARED["memberships"][1]
+    widened = (
+        "CREATE POLICY memberships_own_rows ON memberships FOR SELECT "
+        f"USING ({own_rows.condition()} OR role = 'owner')"
+    )
+    await _run_on_server_database(db_url, "DROP POLICY memberships_own_rows ON memberships")
+    await _run_on_server_database(db_url, widened)
+    engine = create_async_engine(app_role_url)
+    try:
+        with pytest.raises(
+            RowSecurityError, match="policy 'memberships_own_rows' on 'memberships' admits more"
+        ):
+            await check_row_security(engine)
+    finally:
+        await engine.dispose()
+        await _run_on_server_database(db_url, "DROP POLICY memberships_own_rows ON memberships")
+        await _run_on_server_database(db_url, own_rows.create("memberships"))
+
+
 async def test_the_app_under_its_own_role_logs_in_invites_accepts_and_lists_members(
     app_role_url: str,
     services: Services,
