@@ -9,14 +9,16 @@ from typing import Any
 
 import pytest
 from httpx import ASGITransport, AsyncClient
-from sqlalchemy import text, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from {{ cookiecutter.project_slug }}.db import utcnow
 from {{ cookiecutter.project_slug }}.factory import create_app
 from {{ cookiecutter.project_slug }}.purge import purge_expired
+from {{ cookiecutter.project_slug }}.security.scopes import OrganizationRole
 from {{ cookiecutter.project_slug }}.services import Services
+from {{ cookiecutter.project_slug }}.tenancy.models import Membership, Organization
 from {{ cookiecutter.project_slug }}.tenancy.row_security import (
     INVITATION_SETTING,
     SETTING,
@@ -29,6 +31,7 @@ from {{ cookiecutter.project_slug }}.users.models import User
 
 from .conftest import (
     BASE_URL,
+    PASSWORD,
     MailBox,
     UserFactory,
     _run_on_server_database,
@@ -36,7 +39,7 @@ from .conftest import (
     login,
     make_settings,
 )
-from .organizations import ORGANIZATIONS_URL, bound_headers, create_organization
+from .organizations import ORGANIZATIONS_URL, add_member, bound_headers, create_organization
 
 SET = text("SELECT set_config(:setting, :value, true)")
 
@@ -310,3 +313,32 @@ async def test_the_app_under_its_own_role_logs_in_invites_accepts_and_lists_memb
     } <= {row["event"] for row in trail.json()["items"]}
     assert left.status_code == 204
     assert [row["username"] for row in after.json()["items"]] == [owner.username]
+
+
+async def test_closing_an_account_under_the_app_role_weighs_each_organization(
+    app_role_url: str, services: Services, make_user: UserFactory
+) -> None:
+    owner, member = await make_user(), await make_user()
+    app = create_app(make_settings(app_role_url))
+    close = {"current_password": PASSWORD}
+    async with (
+        app.router.lifespan_context(app),
+        AsyncClient(transport=ASGITransport(app=app), base_url=BASE_URL) as client,
+    ):
+        headers = bearer(await login(client, owner.username))
+        kept = [await create_organization(client, headers, slug) for slug in ("kept-b", "kept-a")]
+        for organization in kept:
+            await add_member(services, organization["id"], member.id, OrganizationRole.MEMBER)
+        refused = await client.request("DELETE", "/api/v1/users/me", headers=headers, json=close)
+        async with services.sessionmaker() as db:
+            await db.execute(delete(Membership).where(Membership.user_id == member.id))
+            await db.commit()
+        closed = await client.request("DELETE", "/api/v1/users/me", headers=headers, json=close)
+
+    assert refused.status_code == 409
+    assert refused.json()["detail"].startswith("Last owner of 'kept-a', 'kept-b': ")
+    assert closed.status_code == 204
+    async with services.sessionmaker() as db:
+        slugs = set(await db.scalars(select(Organization.slug)))
+    # Theirs went with them, their own first organization (tests/conftest.py) included.
+    assert slugs == {member.username}

@@ -291,34 +291,52 @@ async def before_user_deletion(db: AsyncSession, user_id: uuid.UUID) -> None:
     """Before the user `user_id` is deleted (their account closed, or by an admin): 409
     naming the organizations they are the last owner of while others are members there;
     the organizations they are the only member of are deleted with them.
+{%- if cookiecutter.database == "postgresql" %}
 
-    As `_keeping_an_owner`: the owner rows of their organizations are locked first on
-    PostgreSQL, and the check is one conditional statement, which takes SQLite's write
-    lock before it counts; both hold until the user's deletion commits.
+    As `_keeping_an_owner`: the owner rows of each of their organizations are locked
+    first, then checked by one conditional statement; the locks hold until the user's
+    deletion commits.
+{%- else %}
+
+    As `_keeping_an_owner`: the check is one conditional statement, which takes SQLite's
+    write lock before it counts; it holds until the user's deletion commits.
+{%- endif %}
     """
 {%- if cookiecutter.database == "postgresql" %}
     # Row-level security shows one organization's members at a time: each of the user's
-    # organizations in turn, its rows locked until the deletion commits.
+    # organizations in turn, bound to it, its rows locked until the deletion commits.
     await read_memberships_of(db, user_id)
-    theirs = await db.scalars(
-        select(Membership.organization_id)
-        .where(Membership.user_id == user_id)
-        .order_by(Membership.organization_id)
+    theirs = list(
+        await db.scalars(
+            select(Membership.organization_id)
+            .where(Membership.user_id == user_id)
+            .order_by(Membership.organization_id)
+        )
     )
-    for organization_id in list(theirs):
+    stranded: list[str] = []
+    for organization_id in theirs:
         await bind_organization(db, organization_id)
-        await _leave_organizations(db, user_id, Membership.organization_id == organization_id)
+        stranded += await _stranded(db, user_id, Membership.organization_id == organization_id)
+    if stranded:
+        await db.rollback()
+        raise ConflictError(STRANDED.format(slugs=", ".join(repr(s) for s in sorted(stranded))))
+    for organization_id in theirs:
+        await bind_organization(db, organization_id)
+        await _leave(db, user_id, Membership.organization_id == organization_id)
     await bind_organization(db, current_organization.get())
 {%- else %}
-    # All of them at once: the one conditional statement takes the write lock.
-    await _leave_organizations(db, user_id, Membership.user_id == user_id)
+    everywhere = Membership.user_id == user_id
+    stranded = await _stranded(db, user_id, everywhere)
+    if stranded:
+        await db.rollback()
+        raise ConflictError(STRANDED.format(slugs=", ".join(repr(s) for s in stranded)))
+    await _leave(db, user_id, everywhere)
 {%- endif %}
 
 
-async def _leave_organizations(
-    db: AsyncSession, user_id: uuid.UUID, among: ColumnElement[bool]
-) -> None:
-    """`before_user_deletion` for the user's organizations that `among` admits."""
+async def _stranded(db: AsyncSession, user_id: uuid.UUID, among: ColumnElement[bool]) -> list[str]:
+    """The slugs of the organizations `among` admits that the user's deletion would
+    leave without an owner while others are members; their owners' rows locked."""
     owned = select(Membership.organization_id).where(
         Membership.user_id == user_id, Membership.role == OrganizationRole.OWNER, among
     )
@@ -351,14 +369,18 @@ async def _leave_organizations(
         .values(role=User.role)
         .execution_options(synchronize_session=False)
     )
-    if kept.rowcount != 1:  # type: ignore[attr-defined]
-        slugs = await db.scalars(
-            select(Organization.slug)
-            .where(Organization.id.in_(stranded))
-            .order_by(Organization.slug)
-        )
-        await db.rollback()
-        raise ConflictError(STRANDED.format(slugs=", ".join(repr(slug) for slug in slugs)))
+    if kept.rowcount == 1:  # type: ignore[attr-defined]
+        return []
+    slugs = await db.scalars(
+        select(Organization.slug).where(Organization.id.in_(stranded)).order_by(Organization.slug)
+    )
+    return list(slugs)
+
+
+async def _leave(db: AsyncSession, user_id: uuid.UUID, among: ColumnElement[bool]) -> None:
+    """Revoke what the user sent in the organizations `among` admits, and delete those
+    of them they are the only member of."""
+    other = aliased(Membership)
     alone = select(Membership.organization_id).where(
         Membership.user_id == user_id,
         among,
