@@ -76,6 +76,7 @@ PASSKEY_ORGANIZATIONS_TEST = Path("tests") / "test_passkey_organizations.py"
 ROW_SECURITY_FILES = (
     Path("src") / PROJECT_SLUG / "tenancy" / "row_security.py",
     Path("tests") / "test_row_security.py",
+    Path("tests") / "test_row_security_shared.py",
 )
 # The page on error reports and traces, for either observability option.
 OBSERVABILITY_PAGE = Path("docs") / "observability.md"

@@ -15,6 +15,7 @@ from {{ cookiecutter.project_slug }}.security.scopes import OrganizationRole, Ro
 from {{ cookiecutter.project_slug }}.services import Services
 from {{ cookiecutter.project_slug }}.tenancy.models import Invitation, Membership, Organization
 
+from .audit_rows import AUDIT_URL, audit_rows, listed_events
 from .conftest import PASSWORD, AuthHeaders, UserFactory, bearer, login
 from .crowd import all_at_once, client_from, loopback
 from .organizations import (
@@ -515,6 +516,26 @@ async def test_a_platform_admin_is_no_member_and_reads_no_organization(
     ):
         response = await client.get(url, headers=admin)
         assert response.status_code == 403
+
+
+async def test_the_platform_admin_trail_holds_no_organization_events(
+    client: AsyncClient, services: Services, auth_headers: AuthHeaders
+) -> None:
+    # Platform administration reads no tenant data: an organization's trail is its own.
+    user = await auth_headers()
+    await create_organization(client, user)
+    # A platform event: a user knocking at the admin's door.
+    assert (await client.get(AUDIT_URL, headers=user)).status_code == 403
+    admin = await auth_headers(Role.ADMIN)
+
+    listed = await listed_events(client, admin)
+
+    stored = await audit_rows(services)
+    platform = [row.event for row in stored if row.organization_id is None]
+    assert [row.event for row in stored if row.organization_id] == ["organization_created"]
+    assert "admin_access_denied" in platform
+    assert [row["event"] for row in listed["items"]] == platform[::-1]
+    assert {row["organization_id"] for row in listed["items"]} == {None}
 
 
 async def test_a_cookie_session_binds_and_switches_like_a_bearer_one(

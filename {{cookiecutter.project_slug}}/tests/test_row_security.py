@@ -17,6 +17,7 @@ from {{ cookiecutter.project_slug }}.services import Services
 from {{ cookiecutter.project_slug }}.tenancy.row_security import (
     RowSecurityError,
     check_row_security,
+    protected,
     tenant_tables,
 )
 
@@ -114,14 +115,15 @@ async def test_the_role_and_the_tables_are_what_production_requires(
             await connection.execute(
                 text(
                     "SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class "
-                    "WHERE relname = ANY(:names)"
+                    "WHERE relname = ANY(:names) ORDER BY relname"
                 ),
-                {"names": tenant_tables()},
+                {"names": list(protected())},
             )
         ).all()
     assert (role.rolsuper, role.rolbypassrls) == (False, False)
     assert tenant_tables() == ["items"]
-    assert [tuple(row) for row in forced] == [("items", True, True)]
+    assert sorted(protected()) == ["audit_events", "invitations", "items", "memberships"]
+    assert [tuple(row) for row in forced] == [(name, True, True) for name in sorted(protected())]
     await check_row_security(app_engine)
     superuser = create_async_engine(db_url)
     with pytest.raises(RowSecurityError, match="is a superuser"):

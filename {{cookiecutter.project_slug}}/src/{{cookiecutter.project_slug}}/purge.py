@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Delete, delete, or_, select
+from sqlalchemy import ColumnElement, Delete, delete, or_, select{% if cookiecutter.database == "postgresql" and cookiecutter.multi_tenancy == "yes" %}, text{% endif %}
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .api_keys.models import ApiKey
@@ -34,6 +34,10 @@ from .config import Settings
 from .db import utcnow
 {%- if cookiecutter.passkeys == "yes" %}
 from .passkeys.models import PasskeyChallenge
+{%- endif %}
+{%- if cookiecutter.database == "postgresql" and cookiecutter.multi_tenancy == "yes" %}
+from .tenancy.models import Organization
+from .tenancy.row_security import SETTING, protected
 {%- endif %}
 from .users.models import ActionToken, RefreshToken, UserSession
 
@@ -118,7 +122,29 @@ async def purge_expired(
         # Each rule deletes from one table, never from a join or an alias.
         table = statement.table.name  # type: ignore[union-attr]
         counts[table] = counts.get(table, 0) + result.rowcount
+{%- if cookiecutter.database == "postgresql" and cookiecutter.multi_tenancy == "yes" %}
+        if table in protected():
+            counts[table] += await _in_each_organization(engine, statement)
+{%- endif %}
     return counts
+{%- if cookiecutter.database == "postgresql" and cookiecutter.multi_tenancy == "yes" %}
+
+
+async def _in_each_organization(engine: AsyncEngine, statement: Delete) -> int:
+    """`statement` once in each organization: row-level security lets a transaction
+    delete the rows of the one organization it is bound to, and of none without."""
+    async with engine.connect() as connection:
+        organizations = list(await connection.scalars(select(Organization.id)))
+    deleted = 0
+    for organization_id in organizations:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text("SELECT set_config(:setting, :value, true)"),
+                {"setting": SETTING, "value": str(organization_id)},
+            )
+            deleted += (await connection.execute(statement)).rowcount
+    return deleted
+{%- endif %}
 
 
 def describe_counts(counts: dict[str, int]) -> str:

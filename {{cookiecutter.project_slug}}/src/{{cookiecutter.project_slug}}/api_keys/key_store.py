@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from sqlalchemy import {% if cookiecutter.multi_tenancy == "yes" %}and_, {% endif %}or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..db import utcnow
@@ -10,6 +10,7 @@ from ..security.credential_stores import KeyGrant
 from ..security.scopes import parse_scope
 from ..security.secret_tokens import hash_secret_token
 {%- if cookiecutter.multi_tenancy == "yes" %}
+from ..tenancy.binding import membership_of
 from ..tenancy.models import Membership
 {%- endif %}
 from ..users.models import User
@@ -32,29 +33,6 @@ class DatabaseApiKeyStore:
         async with self._sessionmaker() as db:
             row = (
                 await db.execute(
-{%- if cookiecutter.multi_tenancy == "yes" %}
-                    select(User, ApiKey, Membership)
-                    .join(ApiKey, ApiKey.user_id == User.id)
-                    .outerjoin(
-                        Membership,
-                        and_(
-                            Membership.organization_id == ApiKey.organization_id,
-                            Membership.user_id == User.id,
-                        ),
-                    )
-                    .where(
-                        ApiKey.key_hash == hash_secret_token(key),
-                        ApiKey.revoked_at.is_(None),
-                        or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now),
-                        # A key of an organization: only while its user is a member.
-                        or_(ApiKey.organization_id.is_(None), Membership.id.is_not(None)),
-                    )
-                )
-            ).one_or_none()
-            if row is None:
-                return None
-            user, api_key, membership = row
-{%- else %}
                     select(User, ApiKey)
                     .join(ApiKey, ApiKey.user_id == User.id)
                     .where(
@@ -67,6 +45,14 @@ class DatabaseApiKeyStore:
             if row is None:
                 return None
             user, api_key = row
+{%- if cookiecutter.multi_tenancy == "yes" %}
+            # A key of an organization: only while its user is a member. Read once the
+            # key's user is known{% if cookiecutter.database == "postgresql" %}: row-level security shows only their memberships{% endif %}.
+            membership: Membership | None = None
+            if api_key.organization_id is not None:
+                membership = await membership_of(db, user.id, api_key.organization_id)
+                if membership is None:
+                    return None
 {%- endif %}
             if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_PRECISION:
                 await db.execute(

@@ -20,10 +20,13 @@ async def list_events(
     organization_id: uuid.UUID | None = None,
 ) -> tuple[list[AuditEvent], int]:
     """One page of the events about `user_id` and named `event` (either may be None),
-    in `organization_id` if given, newest first, and how many there are in all."""
-    filters: list[ColumnElement[bool]] = []
-    if organization_id is not None:
-        filters.append(AuditEvent.organization_id == organization_id)
+    in `organization_id`, else of the platform (in no organization: platform
+    administration reads no tenant data), newest first, and how many there are in all."""
+    filters: list[ColumnElement[bool]] = [
+        AuditEvent.organization_id.is_(None)
+        if organization_id is None
+        else AuditEvent.organization_id == organization_id
+    ]
 {%- else %}
     db: AsyncSession, page: PageParams, *, user_id: uuid.UUID | None, event: Event | None
 ) -> tuple[list[AuditEvent], int]:

@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends
-from sqlalchemy import {% if cookiecutter.multi_tenancy == "yes" %}and_, {% endif %}select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..audit.trail import Event, record
@@ -29,8 +29,11 @@ from ..security.secret_tokens import hash_secret_token, new_secret_token
 from ..security.tokens import TokenCodec
 from ..services import ServicesDep
 {%- if cookiecutter.multi_tenancy == "yes" %}
-from ..tenancy.binding import membership_in
+from ..tenancy.binding import membership_in, membership_of
 from ..tenancy.models import Membership
+{%- endif %}
+{%- if cookiecutter.database == "postgresql" and cookiecutter.multi_tenancy == "yes" %}
+from ..tenancy.row_security import bind_organization
 {%- endif %}
 from ..users.models import RefreshToken, User, UserSession
 from .schemas import TokenPair
@@ -154,22 +157,19 @@ class LoginSessions:
 {%- if cookiecutter.multi_tenancy == "yes" %}
         row = (
             await db.execute(
-                select(RefreshToken, UserSession, User, Membership)
+                select(RefreshToken, UserSession, User)
                 .join(UserSession, RefreshToken.session_id == UserSession.id)
                 .join(User, UserSession.user_id == User.id)
-                .outerjoin(
-                    Membership,
-                    and_(
-                        Membership.organization_id == UserSession.organization_id,
-                        Membership.user_id == User.id,
-                    ),
-                )
                 .where(RefreshToken.token_hash == token_hash)
             )
         ).one_or_none()
         if row is None:
             raise invalid
-        stored, login_session, user, membership = row
+        stored, login_session, user = row
+        # Read once the token's user is known{% if cookiecutter.database == "postgresql" %}: row-level security shows only their memberships{% endif %}.
+        membership: Membership | None = None
+        if login_session.organization_id is not None:
+            membership = await membership_of(db, user.id, login_session.organization_id)
 {%- else %}
         row = (
             await db.execute(
@@ -221,6 +221,11 @@ class LoginSessions:
         if switch_to is None or switch_to == login_session.organization_id:
             return await self._issue_pair(db, user, login_session, scopes)
         login_session.organization_id = switch_to
+{%- if cookiecutter.database == "postgresql" %}
+        # The switch is the new organization's event: row-level security admits its row
+        # only in a transaction bound to it, which the session now is.
+        await bind_organization(db, switch_to)
+{%- endif %}
         record(
             db,
             Event.ORGANIZATION_SWITCHED,

@@ -25,6 +25,9 @@ from ..security.identity import UserSnapshot
 from ..security.scopes import ORGANIZATION_ROLE_RANK, ORGANIZATION_ROLE_SCOPES, OrganizationRole
 from ..security.secret_tokens import hash_secret_token, new_secret_token
 from ..tenancy.models import Invitation, Membership, Organization
+{%- if cookiecutter.database == "postgresql" %}
+from ..tenancy.row_security import bind_organization, read_invitation
+{%- endif %}
 
 INVITATION_LIFETIME = timedelta(days=7)
 MAX_PENDING_INVITATIONS = 50
@@ -176,13 +179,23 @@ async def revoke_sent_by(
 async def accept(db: AsyncSession, user: UserSnapshot, token: str) -> Membership:
     """Spend the invitation for `user`, who becomes a member with its role."""
     now = utcnow()
+    token_hash = hash_secret_token(token)
+{%- if cookiecutter.database == "postgresql" %}
+    # Row-level security shows this one invitation, whatever the session is bound to...
+    await read_invitation(db, token_hash)
+{%- endif %}
     invitation = await db.scalar(
-        select(Invitation).where(Invitation.token_hash == hash_secret_token(token), pending(now))
+        select(Invitation).where(Invitation.token_hash == token_hash, pending(now))
     )
     if invitation is None:
         raise AppError(INVALID_INVITATION)
     if not user.email_verified or user.email.lower() != invitation.email:
         raise ForbiddenError("This invitation is for another verified email address")
+{%- if cookiecutter.database == "postgresql" %}
+    # ...and its organization's rows, where it is spent and the membership written, only
+    # once the invitation is the user's to accept.
+    await bind_organization(db, invitation.organization_id)
+{%- endif %}
     # Spent atomically: of two acceptances at once, one wins.
     spent = await db.execute(
         update(Invitation)

@@ -9,7 +9,18 @@ before it counts.
 
 import uuid
 
-from sqlalchemy import Delete, Update, delete, exists, func, insert, literal, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Delete,
+    Update,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -24,6 +35,10 @@ from ..pagination import PageParams
 from ..security.principal_cache import PrincipalCache
 from ..security.scopes import OrganizationRole
 from ..tenancy.models import Invitation, Membership, Organization
+{%- if cookiecutter.database == "postgresql" %}
+from ..tenancy.row_security import bind_organization, read_memberships_of
+from ..tenancy.scoping import current_organization
+{%- endif %}
 from ..users.models import User, UserSession
 from .invitations import pending, revoke_sent_by
 from .schemas import OrganizationCreate
@@ -52,6 +67,12 @@ async def create_organization(
     except IntegrityError:
         await db.rollback()
         raise ConflictError("Slug already taken") from None
+{%- if cookiecutter.database == "postgresql" %}
+    # Row-level security: the creator's memberships are counted, and the first one of the
+    # new organization is written in it.
+    await read_memberships_of(db, creator)
+    await bind_organization(db, organization.id)
+{%- endif %}
     owned = (
         select(func.count())
         .select_from(Membership)
@@ -83,6 +104,9 @@ async def create_organization(
 async def list_mine(
     db: AsyncSession, user_id: uuid.UUID
 ) -> list[tuple[Organization, OrganizationRole]]:
+{%- if cookiecutter.database == "postgresql" %}
+    await read_memberships_of(db, user_id)
+{%- endif %}
     rows = await db.execute(
         select(Organization, Membership.role)
         .join(Membership, Membership.organization_id == Organization.id)
@@ -267,13 +291,54 @@ async def before_user_deletion(db: AsyncSession, user_id: uuid.UUID) -> None:
     """Before the user `user_id` is deleted (their account closed, or by an admin): 409
     naming the organizations they are the last owner of while others are members there;
     the organizations they are the only member of are deleted with them.
+{%- if cookiecutter.database == "postgresql" %}
 
-    As `_keeping_an_owner`: the owner rows of their organizations are locked first on
-    PostgreSQL, and the check is one conditional statement, which takes SQLite's write
-    lock before it counts; both hold until the user's deletion commits.
+    As `_keeping_an_owner`: the owner rows of each of their organizations are locked
+    first, then checked by one conditional statement; the locks hold until the user's
+    deletion commits.
+{%- else %}
+
+    As `_keeping_an_owner`: the check is one conditional statement, which takes SQLite's
+    write lock before it counts; it holds until the user's deletion commits.
+{%- endif %}
     """
+{%- if cookiecutter.database == "postgresql" %}
+    # Row-level security shows one organization's members at a time: each of the user's
+    # organizations in turn, bound to it, its rows locked until the deletion commits.
+    await read_memberships_of(db, user_id)
+    theirs = list(
+        await db.scalars(
+            select(Membership.organization_id)
+            .where(Membership.user_id == user_id)
+            .order_by(Membership.organization_id)
+        )
+    )
+    stranded: list[str] = []
+    for organization_id in theirs:
+        await bind_organization(db, organization_id)
+        stranded += await _stranded(db, user_id, Membership.organization_id == organization_id)
+    if stranded:
+        await db.rollback()
+        raise ConflictError(STRANDED.format(slugs=", ".join(repr(s) for s in sorted(stranded))))
+    for organization_id in theirs:
+        await bind_organization(db, organization_id)
+        await _leave(db, user_id, Membership.organization_id == organization_id)
+    await bind_organization(db, current_organization.get())
+{%- else %}
+    everywhere = Membership.user_id == user_id
+    stranded = await _stranded(db, user_id, everywhere)
+    if stranded:
+        await db.rollback()
+        raise ConflictError(STRANDED.format(slugs=", ".join(repr(s) for s in stranded)))
+    await _leave(db, user_id, everywhere)
+{%- endif %}
+
+
+async def _stranded(db: AsyncSession, user_id: uuid.UUID, among: ColumnElement[bool]) -> list[str]:
+    """The slugs of the organizations `among` admits that the user's deletion would
+    leave without an owner while others are members; their owners' rows locked."""
     owned = select(Membership.organization_id).where(
-        Membership.user_id == user_id, Membership.role == OrganizationRole.OWNER
+        Membership.user_id == user_id, Membership.role == OrganizationRole.OWNER, among
     )
     # The user's row, then the owners' rows: the order a removal takes them in.
     await lock_owner(db, user_id)
@@ -287,6 +352,7 @@ async def before_user_deletion(db: AsyncSession, user_id: uuid.UUID) -> None:
     stranded = select(Membership.organization_id).where(
         Membership.user_id == user_id,
         Membership.role == OrganizationRole.OWNER,
+        among,
         ~exists().where(
             other.organization_id == Membership.organization_id,
             other.user_id != user_id,
@@ -303,16 +369,21 @@ async def before_user_deletion(db: AsyncSession, user_id: uuid.UUID) -> None:
         .values(role=User.role)
         .execution_options(synchronize_session=False)
     )
-    if kept.rowcount != 1:  # type: ignore[attr-defined]
-        slugs = await db.scalars(
-            select(Organization.slug)
-            .where(Organization.id.in_(stranded))
-            .order_by(Organization.slug)
-        )
-        await db.rollback()
-        raise ConflictError(STRANDED.format(slugs=", ".join(repr(slug) for slug in slugs)))
+    if kept.rowcount == 1:  # type: ignore[attr-defined]
+        return []
+    slugs = await db.scalars(
+        select(Organization.slug).where(Organization.id.in_(stranded)).order_by(Organization.slug)
+    )
+    return list(slugs)
+
+
+async def _leave(db: AsyncSession, user_id: uuid.UUID, among: ColumnElement[bool]) -> None:
+    """Revoke what the user sent in the organizations `among` admits, and delete those
+    of them they are the only member of."""
+    other = aliased(Membership)
     alone = select(Membership.organization_id).where(
         Membership.user_id == user_id,
+        among,
         ~exists().where(
             other.organization_id == Membership.organization_id, other.user_id != user_id
         ),

@@ -1,23 +1,34 @@
 """PostgreSQL's row-level security, the backstop the query layer cannot forget.
 
-Every tenant-owned table has row-level security enabled and forced (migrations), with a
-policy admitting only rows whose `organization_id` equals the setting
-`app.organization_id`. Each transaction of a bound request sets it with
-`set_config(..., true)`: local to the transaction, so a pooled connection (PgBouncer in
-transaction mode included) carries nothing into the next one, and a transaction that
-set nothing sees no tenant rows at all.
+Every table holding an organization's rows has row-level security enabled and forced
+(migrations), with the policies `PROTECTED` names for it. Each admits rows on one setting
+that the transaction needing them sets with `set_config(..., true)`: local to the
+transaction, so a pooled connection (PgBouncer in transaction mode included) carries
+nothing into the next one, and a transaction that set nothing sees no organization's rows.
 
-Superusers and roles with BYPASSRLS skip every policy: in production the app refuses to
-start under such a role, or when a tenant-owned table lacks forced row-level security.
+- `app.organization_id`: the organization the request is bound to, set as each of its
+  transactions begins; every protected table is readable and writable there.
+- `app.user_id`: a user whose own memberships a login, a credential check or
+  `GET /organizations` reads before any organization is bound; read only.
+- `app.invitation_token_hash`: the one invitation an acceptance reads by its token's hash,
+  before it binds the transaction to the invitation's organization; read only.
+- Platform audit events (no organization) stay readable and writable without a setting.
+
+The values always come from the server (a verified credential, a token's hash, a row just
+read), never from the request as sent. Superusers and roles with BYPASSRLS skip every
+policy: in production the app refuses to start under such a role, or when a protected
+table lacks forced row-level security or its policies differ from `PROTECTED`.
 """
 
 import re
+import uuid
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
 from ..db import Base
@@ -25,17 +36,72 @@ from .owned import TenantOwned
 from .scoping import current_organization
 
 SETTING = "app.organization_id"
-# A policy expression as PostgreSQL prints it back (pg_policies, blanks removed): the
-# organization column compared with the setting, nothing else. Casts and the alias are
-# optional, as versions print them differently; anything added (`OR true`) fails.
-_ISOLATING = re.compile(
-    r"\(organization_id=\(SELECT\(?NULLIF\(current_setting\('app\.organization_id'"
-    r"(::text)?,true\),''(::text)?\)\)?::uuid(AS\"?nullif\"?)?\)\)"
-)
+USER_SETTING = "app.user_id"
+INVITATION_SETTING = "app.invitation_token_hash"
+_SET = text("SELECT set_config(:setting, :value, true)")
 
 
-class RowSecurityError(RuntimeError):
-    """The database would not enforce row-level security for this app."""
+@dataclass(frozen=True)
+class RowPolicy:
+    """A permissive policy admitting the rows whose `column` equals `setting` (compared
+    as `cast`), or, with no setting, the rows whose `column` is NULL."""
+
+    name: str
+    command: Literal["ALL", "SELECT"]
+    column: str
+    setting: str | None
+    cast: Literal["uuid", "text"] = "uuid"
+
+    def condition(self) -> str:
+        if self.setting is None:
+            return f"{self.column} IS NULL"
+        value = f"NULLIF(current_setting('{self.setting}', true), '')"
+        return f"{self.column} = (SELECT {value}{'::uuid' if self.cast == 'uuid' else ''})"
+
+    def create(self, table: str) -> str:
+        check = f" WITH CHECK ({self.condition()})" if self.command == "ALL" else ""
+        return (
+            f"CREATE POLICY {table}_{self.name} ON {table} FOR {self.command} "
+            f"USING ({self.condition()}){check}"
+        )
+
+    def printed(self) -> re.Pattern[str]:
+        """The condition as PostgreSQL prints it back (pg_policies, blanks removed):
+        casts, brackets and the alias are optional, as versions print them differently;
+        anything added (`OR true`) fails."""
+        column = rf"\(?{self.column}\)?(::text)?"
+        if self.setting is None:
+            return re.compile(rf"\({column}ISNULL\)")
+        setting = re.escape(self.setting)
+        value = rf"\(?NULLIF\(current_setting\('{setting}'(::text)?,true\),''(::text)?\)\)?"
+        if self.cast == "uuid":
+            value += "::uuid"
+        return re.compile(rf"\({column}=\(SELECT{value}(AS\"?nullif\"?)?\)\)")
+
+    def matches(self, command: str, qual: str | None, with_check: str | None) -> bool:
+        # A SELECT policy has no WITH CHECK; an ALL policy checks what it admits.
+        checked = with_check is None if self.command == "SELECT" else _printed_as(self, with_check)
+        return command == self.command and _printed_as(self, qual) and checked
+
+
+def _printed_as(policy: RowPolicy, expression: str | None) -> bool:
+    return (
+        expression is not None
+        and policy.printed().fullmatch("".join(expression.split())) is not None
+    )
+
+
+ISOLATION = RowPolicy("organization_isolation", "ALL", "organization_id", SETTING)
+# The tables that say who may enter an organization, and its audit trail: read before an
+# organization is bound, each through one narrow, read-only door of its own.
+SHARED: dict[str, tuple[RowPolicy, ...]] = {
+    "memberships": (ISOLATION, RowPolicy("own_rows", "SELECT", "user_id", USER_SETTING)),
+    "invitations": (
+        ISOLATION,
+        RowPolicy("by_token", "SELECT", "token_hash", INVITATION_SETTING, "text"),
+    ),
+    "audit_events": (ISOLATION, RowPolicy("platform_rows", "ALL", "organization_id", None)),
+}
 
 
 def tenant_tables() -> list[str]:
@@ -47,16 +113,51 @@ def tenant_tables() -> list[str]:
     )
 
 
+def protected() -> dict[str, tuple[RowPolicy, ...]]:
+    """Every table under row-level security, with its policies: the one statement of
+    them that the migrations create and the start-up check compares with."""
+    return {name: (ISOLATION,) for name in tenant_tables()} | SHARED
+
+
+def enforce(table: str, policies: Sequence[RowPolicy] = (ISOLATION,)) -> list[str]:
+    """The statements a migration runs to put `table` under its policies: forced, so the
+    table's owner is held to them too; each setting is read once per statement."""
+    return [
+        f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
+        f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
+        *(policy.create(table) for policy in policies),
+    ]
+
+
 @event.listens_for(Session, "after_begin")
 def _set_organization(
     _session: Session, _transaction: SessionTransaction, connection: Connection
 ) -> None:
     organization_id = current_organization.get()
     if organization_id is not None:
-        connection.execute(
-            text("SELECT set_config(:setting, :value, true)"),
-            {"setting": SETTING, "value": str(organization_id)},
-        )
+        connection.execute(_SET, {"setting": SETTING, "value": str(organization_id)})
+
+
+async def bind_organization(db: AsyncSession, organization_id: uuid.UUID | None) -> None:
+    """Bind the rest of this transaction to `organization_id` (None: to none), for a
+    write the request's own binding does not cover: the first membership of a new
+    organization, an accepted invitation, a purge of one organization's old rows."""
+    value = "" if organization_id is None else str(organization_id)
+    await db.execute(_SET, {"setting": SETTING, "value": value})
+
+
+async def read_memberships_of(db: AsyncSession, user_id: uuid.UUID) -> None:
+    """Let the rest of this transaction read the memberships of `user_id`."""
+    await db.execute(_SET, {"setting": USER_SETTING, "value": str(user_id)})
+
+
+async def read_invitation(db: AsyncSession, token_hash: str) -> None:
+    """Let the rest of this transaction read the invitation whose token hashes to this."""
+    await db.execute(_SET, {"setting": INVITATION_SETTING, "value": token_hash})
+
+
+class RowSecurityError(RuntimeError):
+    """The database would not enforce row-level security for this app."""
 
 
 async def check_row_security(engine: AsyncEngine) -> None:
@@ -77,16 +178,16 @@ async def check_row_security(engine: AsyncEngine) -> None:
                     "WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace "
                     "AND relname = ANY(:names)"
                 ),
-                {"names": tenant_tables()},
+                {"names": list(protected())},
             )
         ).all()
         policies = (
             await connection.execute(
                 text(
-                    "SELECT tablename, policyname, permissive, qual, with_check FROM pg_policies "
-                    "WHERE schemaname = 'public' AND tablename = ANY(:names)"
+                    "SELECT tablename, policyname, permissive, cmd, qual, with_check "
+                    "FROM pg_policies WHERE schemaname = 'public' AND tablename = ANY(:names)"
                 ),
-                {"names": tenant_tables()},
+                {"names": list(protected())},
             )
         ).all()
     problems = _problems(role, {row.relname: row for row in tables})
@@ -105,7 +206,7 @@ def _problems(role: Any, tables: dict[str, Any]) -> list[str]:
         problems.append(f"the database role {role.rolname!r} is a superuser")
     if role.rolbypassrls:
         problems.append(f"the database role {role.rolname!r} has BYPASSRLS")
-    for name in tenant_tables():
+    for name in protected():
         table = tables.get(name)
         if table is None or not (table.relrowsecurity and table.relforcerowsecurity):
             problems.append(f"table {name!r} lacks forced row-level security")
@@ -113,23 +214,24 @@ def _problems(role: Any, tables: dict[str, Any]) -> list[str]:
 
 
 def _policy_problems(policies: Sequence[Any]) -> list[str]:
-    """Each tenant table needs a policy on the organization, and no permissive policy
+    """Each protected table needs each of its policies, and no other permissive policy
     (they add up with OR) may admit anything more."""
     problems = []
-    for name in tenant_tables():
+    for name, expected in protected().items():
         permissive = [
             row for row in policies if row.tablename == name and row.permissive == "PERMISSIVE"
         ]
-        if not permissive:
-            problems.append(f"table {name!r} has no organization policy")
+        for policy in expected:
+            if f"{name}_{policy.name}" not in {row.policyname for row in permissive}:
+                problems.append(f"table {name!r} lacks its policy '{name}_{policy.name}'")
         for row in permissive:
-            expressions = (row.qual, row.with_check)
-            if not all(_isolates(expression) for expression in expressions):
+            declared = [p for p in expected if f"{name}_{p.name}" == row.policyname]
+            if not any(p.matches(row.cmd, row.qual, row.with_check) for p in declared):
                 problems.append(
-                    f"policy {row.policyname!r} on {name!r} admits more than its organization"
+                    f"policy {row.policyname!r} on {name!r} admits more than {_admits(declared)}"
                 )
     return problems
 
 
-def _isolates(expression: str | None) -> bool:
-    return expression is not None and _ISOLATING.fullmatch("".join(expression.split())) is not None
+def _admits(declared: list[RowPolicy]) -> str:
+    return "its organization" if not declared or declared[0] is ISOLATION else "its setting"

@@ -10,6 +10,9 @@ from ..security.credential_stores import LiveSession
 {%- if cookiecutter.multi_tenancy == "yes" %}
 from ..tenancy.models import Membership
 {%- endif %}
+{%- if cookiecutter.database == "postgresql" and cookiecutter.multi_tenancy == "yes" %}
+from ..tenancy.row_security import read_memberships_of
+{%- endif %}
 from .models import User, UserSession
 
 
@@ -20,6 +23,10 @@ class DatabaseSessionStore:
     async def find_live(self, user_id: uuid.UUID, session_id: uuid.UUID) -> LiveSession | None:
 {%- if cookiecutter.multi_tenancy == "yes" %}
         async with self._sessionmaker() as db:
+{%- if cookiecutter.database == "postgresql" %}
+            # The token's user, whose own membership row-level security then shows.
+            await read_memberships_of(db, user_id)
+{%- endif %}
             row = (
                 await db.execute(
                     select(User, UserSession.expires_at, Membership)

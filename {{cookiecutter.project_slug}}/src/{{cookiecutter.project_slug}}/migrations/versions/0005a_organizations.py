@@ -10,6 +10,10 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+{%- if cookiecutter.database == "postgresql" %}
+
+from {{ cookiecutter.project_slug }}.tenancy.row_security import SHARED, enforce
+{%- endif %}
 
 revision: str = "0005a"
 down_revision: str | None = "0005"
@@ -71,6 +75,13 @@ def upgrade() -> None:
         "audit_events",
         ["organization_id", "created_at"],
     )
+{%- if cookiecutter.database == "postgresql" %}
+    # Row-level security on what says who may enter an organization, and on its trail
+    # (tenancy/row_security.py states the policies, which the start-up check compares).
+    for table, policies in SHARED.items():
+        for statement in enforce(table, policies):
+            op.execute(statement)
+{%- endif %}
 
 
 def _add_organization_reference(table: str) -> None:
@@ -93,6 +104,13 @@ def _add_organization_reference(table: str) -> None:
 
 
 def downgrade() -> None:
+{%- if cookiecutter.database == "postgresql" %}
+    for table, policies in SHARED.items():
+        for policy in policies:
+            op.execute(f"DROP POLICY {table}_{policy.name} ON {table}")
+        op.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
+        op.execute(f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY")
+{%- endif %}
     op.drop_index("ix_audit_events_organization_id_created_at", table_name="audit_events")
     op.drop_column("audit_events", "organization_id")
     for table in ("api_keys", "user_sessions"):

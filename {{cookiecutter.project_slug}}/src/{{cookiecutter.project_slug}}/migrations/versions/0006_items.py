@@ -14,6 +14,10 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+{%- if cookiecutter.database == "postgresql" and cookiecutter.multi_tenancy == "yes" %}
+
+from {{ cookiecutter.project_slug }}.tenancy.row_security import enforce
+{%- endif %}
 
 revision: str = "0006"
 down_revision: str | None = "{{ items_parent }}"
@@ -45,15 +49,9 @@ def upgrade() -> None:
 {%- if cookiecutter.multi_tenancy == "yes" %}
     op.create_index("ix_items_organization_id", "items", ["organization_id"])
 {%- if cookiecutter.database == "postgresql" %}
-    # Row-level security (tenancy/row_security.py): forced, so the table's owner is held
-    # to it too; the setting is read once per statement, and unset means no rows.
-    op.execute("ALTER TABLE items ENABLE ROW LEVEL SECURITY")
-    op.execute("ALTER TABLE items FORCE ROW LEVEL SECURITY")
-    bound = "(SELECT NULLIF(current_setting('app.organization_id', true), '')::uuid)"
-    op.execute(
-        f"CREATE POLICY items_organization_isolation ON items "
-        f"USING (organization_id = {bound}) WITH CHECK (organization_id = {bound})"
-    )
+    # Row-level security (tenancy/row_security.py states the policy).
+    for statement in enforce("items"):
+        op.execute(statement)
 {%- endif %}
 {%- endif %}
 
