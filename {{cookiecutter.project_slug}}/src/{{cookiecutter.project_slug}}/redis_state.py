@@ -5,7 +5,7 @@ invalidation feed (redis_feed.py). A bump is a SET and a PUBLISH in one script, 
 every process subscribed hears of it. While this process's feed is healthy, a cached
 request reads the caller's version from memory and counts its RATE_LIMIT_DEFAULT hit
 in a batch (redis_counts.py): it sends nothing to Redis. While the feed is down, each
-request makes today's one round trip: a script that reads the caller's version and
+request makes one round trip: a script that reads the caller's version and
 counts the hit, in the counter `limits` keeps for it (same key, same expiry rule as
 its fixed window), so the limiter's other calls see the same count.
 
