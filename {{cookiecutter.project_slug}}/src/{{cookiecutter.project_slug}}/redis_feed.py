@@ -25,7 +25,7 @@ import ssl
 import time
 import uuid
 from typing import cast
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 logger = logging.getLogger(__name__)
 
@@ -206,11 +206,24 @@ async def _connect(url: str, protocol: _FeedProtocol) -> asyncio.Transport:
     if parts.scheme == "unix":
         transport, _ = await loop.create_unix_connection(lambda: protocol, parts.path)
     else:
-        tls = ssl.create_default_context() if parts.scheme == "rediss" else None
+        tls = _tls_context(parts.query) if parts.scheme == "rediss" else None
         transport, _ = await loop.create_connection(
             lambda: protocol, parts.hostname or "localhost", parts.port or 6379, ssl=tls
         )
     return transport
+
+
+def _tls_context(query: str) -> ssl.SSLContext:
+    """TLS as the URL's options ask redis-py for the pool: verified against the system's
+    CAs or `ssl_ca_certs`; `ssl_check_hostname=false` and `ssl_cert_reqs=none` relax it."""
+    options = {name: value.lower() for name, value in parse_qsl(query)}
+    context = ssl.create_default_context(cafile=dict(parse_qsl(query)).get("ssl_ca_certs"))
+    if options.get("ssl_check_hostname") in ("false", "0", "no"):
+        context.check_hostname = False
+    if options.get("ssl_cert_reqs") == "none":
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 def _login_commands(url: str) -> list[tuple[bytes, ...]]:
