@@ -1,6 +1,8 @@
 """Two served processes sharing one database and one Redis, as two workers would."""
 
+{% if cookiecutter.multi_tenancy == "yes" -%}
 import asyncio
+{% endif -%}
 import time
 import uuid
 from collections import Counter
@@ -14,9 +16,11 @@ import pytest
 import redis
 {%- if cookiecutter.multi_tenancy == "yes" %}
 from sqlalchemy import insert
-
-from {{ cookiecutter.project_slug }}.db import create_engine, utcnow
 {%- endif %}
+
+{% if cookiecutter.multi_tenancy == "yes" -%}
+from {{ cookiecutter.project_slug }}.db import create_engine, utcnow
+{% endif -%}
 from {{ cookiecutter.project_slug }}.redis_counts import batch_size
 from {{ cookiecutter.project_slug }}.redis_feed import INVALIDATION_CHANNEL
 {%- if cookiecutter.multi_tenancy == "yes" %}
