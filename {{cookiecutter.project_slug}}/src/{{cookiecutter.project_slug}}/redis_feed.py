@@ -118,7 +118,7 @@ class InvalidationFeed:
             protocol = self._protocol = _FeedProtocol(self)
             try:
                 await self._subscribe_until_lost(protocol)
-                reason = "Redis closed the connection"
+                reason = "the connection ended"
             # Whatever ends a subscription, the next one is tried: a task that died here
             # would leave this process reading Redis per request for good.
             except (OSError, TimeoutError, ValueError, RuntimeError) as exc:
