@@ -40,6 +40,8 @@ ENV_FILE = Path(".env")
 DOCKER_FILES = (Path("Dockerfile"), Path("compose.yaml"), Path(".dockerignore"))
 REDIS_FILES = (
     Path("src") / PROJECT_SLUG / "redis_state.py",
+    Path("src") / PROJECT_SLUG / "redis_feed.py",
+    Path("src") / PROJECT_SLUG / "redis_counts.py",
     Path("tests") / "redis_server.py",
     Path("tests") / "test_redis_outage.py",
     Path("tests") / "test_workers.py",

@@ -150,7 +150,8 @@ def create_shared_state(settings: Settings) -> tuple[AuthVersions, Storage]:
 {%- if cookiecutter.use_redis == "yes" %}
     if settings.REDIS_URL:
         pool = create_pool(settings.REDIS_URL)
-        return RedisAuthVersions(pool), rate_limit_storage(settings.REDIS_URL, pool)
+        versions = RedisAuthVersions(pool, settings.REDIS_URL)
+        return versions, rate_limit_storage(settings.REDIS_URL, pool)
 {%- endif %}
     storage = MemoryStorage()
     return LocalAuthVersions(storage), storage
@@ -171,6 +172,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await check_row_security(services.engine)
 {%- endif %}
             await ensure_first_admin(settings, services.sessionmaker, services.hasher)
+{%- if cookiecutter.use_redis == "yes" %}
+            # One invalidation feed per process (per uvicorn worker): until it is
+            # subscribed, every request reads Redis.
+            await services.principals.versions.open()
+{%- endif %}
             async with periodic_purge(
                 services.engine, settings, interval_seconds=settings.PURGE_INTERVAL_MINUTES * 60
             ):

@@ -1,13 +1,17 @@
 """Redis as the state every worker shares: auth versions and rate-limit counters.
 
-One connection pool serves both. An authenticated request makes one round trip: a
-script that reads the caller's auth version and counts the request against their
-RATE_LIMIT_DEFAULT window, in the counter `limits` keeps for it (same key, same
-expiry rule as its fixed window), so the limiter's other calls see the same count.
+One connection pool serves both, and one more connection per process holds the
+invalidation feed (redis_feed.py). A bump is a SET and a PUBLISH in one script, so
+every process subscribed hears of it. While this process's feed is healthy, a cached
+request reads the caller's version from memory and counts its RATE_LIMIT_DEFAULT hit
+in a batch (redis_counts.py): it sends nothing to Redis. While the feed is down, each
+request makes one round trip: a script that reads the caller's version and
+counts the hit, in the counter `limits` keeps for it (same key, same expiry rule as
+its fixed window), so the limiter's other calls see the same count.
 
 A stopped Redis refuses connections at once, and a request then fails (auth, 503) or
 degrades (limits) at once too; a Redis that hangs costs a request at most
-REDIS_TIMEOUT_SECONDS.
+REDIS_TIMEOUT_SECONDS, and the feed notices within its heartbeat's silence limit.
 """
 
 import time
@@ -19,6 +23,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError, RedisError
 
+from .redis_counts import BatchedWindowCounts
+from .redis_feed import INVALIDATION_CHANNEL, InvalidationFeed
 from .security.principal_cache import AuthStateUnavailableError, new_version
 from .security.rate_limit import WindowCount, WindowHit
 
@@ -55,6 +61,14 @@ return {version, hits, redis.call("ttl", KEYS[2])}
 )
 
 
+# KEYS[1] the user's version; ARGV[1] the new one, ARGV[2] its TTL, ARGV[3] the channel
+# the feed listens on, ARGV[4] the user's id: every process then drops the old version.
+BUMP_SCRIPT = """
+redis.call("set", KEYS[1], ARGV[1], "ex", ARGV[2])
+redis.call("publish", ARGV[3], ARGV[4])
+"""
+
+
 def create_pool(url: str) -> ConnectionPool:
     # A bounded pool: a burst must not open hundreds of connections at once (each
     # connect can then time out), yet be large enough that a burst waiting for a free
@@ -84,27 +98,41 @@ def rate_limit_storage(url: str, pool: ConnectionPool) -> Storage:
 
 
 class RedisAuthVersions:
-    def __init__(self, pool: ConnectionPool) -> None:
+    def __init__(self, pool: ConnectionPool, url: str) -> None:
         self._pool = pool
         self._redis = Redis(connection_pool=pool)
+        self.feed = InvalidationFeed(url)
+        self._counts = BatchedWindowCounts(self._redis, LIMITS_KEY_PREFIX)
         # Sent by digest (EVALSHA), and in full again when Redis forgot it (a restart).
         self._get_version = self._redis.register_script(GET_VERSION_SCRIPT)
         self._get_version_and_count = self._redis.register_script(GET_VERSION_AND_COUNT_SCRIPT)
+        self._bump = self._redis.register_script(BUMP_SCRIPT)
 
     @staticmethod
     def _key(user_id: uuid.UUID) -> str:
         return f"auth-version:{user_id}"
 
     async def get(self, user_id: uuid.UUID) -> str:
+        known = self.feed.version(user_id)
+        if known is not None:
+            return known
+        epoch = self.feed.epoch
         try:
-            version = await self._get_version(
-                keys=[self._key(user_id)], args=[new_version(), VERSION_TTL_SECONDS]
+            version = _text(
+                await self._get_version(
+                    keys=[self._key(user_id)], args=[new_version(), VERSION_TTL_SECONDS]
+                )
             )
         except (RedisError, OSError) as exc:
             raise AuthStateUnavailableError(str(exc)) from exc
-        return _text(version)
+        self.feed.learn(user_id, version, epoch)
+        return version
 
     async def get_and_count(self, user_id: uuid.UUID, hit: WindowHit) -> tuple[str, WindowCount]:
+        known = self.feed.version(user_id)
+        if known is not None:
+            return known, await self._counts.count(hit)
+        epoch = self.feed.epoch
         counter = f"{LIMITS_KEY_PREFIX}:{hit.key}"
         try:
             version, hits, ttl = await self._get_version_and_count(
@@ -113,13 +141,22 @@ class RedisAuthVersions:
             )
         except (RedisError, OSError) as exc:
             raise AuthStateUnavailableError(str(exc)) from exc
+        self.feed.learn(user_id, _text(version), epoch)
         return _text(version), WindowCount(int(hits), time.time() + max(int(ttl), 0))
 
     async def bump(self, user_id: uuid.UUID) -> None:
         try:
-            await self._redis.set(self._key(user_id), new_version(), ex=VERSION_TTL_SECONDS)
+            await self._bump(
+                keys=[self._key(user_id)],
+                args=[new_version(), VERSION_TTL_SECONDS, INVALIDATION_CHANNEL, str(user_id)],
+            )
         except (RedisError, OSError) as exc:
+            # Other processes may not hear of a change made meanwhile; this one at least
+            # trusts nothing it holds until its feed is back.
+            self.feed.distrust()
             raise AuthStateUnavailableError(str(exc)) from exc
+        # This process's own feed hears of it too; forgetting it here needs no wait.
+        self.feed.forget(user_id)
 
     async def ping(self) -> bool:
         try:
@@ -127,7 +164,11 @@ class RedisAuthVersions:
         except (RedisError, OSError):
             return False
 
+    async def open(self) -> None:
+        self.feed.start()
+
     async def close(self) -> None:
+        await self.feed.stop()
         await self._pool.aclose()
 
 

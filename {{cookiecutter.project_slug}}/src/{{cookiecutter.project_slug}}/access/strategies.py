@@ -84,7 +84,7 @@ async def bearer_identity(
     except (InvalidTokenError, ValueError):
         return None
     limiter, budget = services.limiter, services.limiter.default
-    # A cached caller is counted in the round trip that checks their version.
+    # A cached caller is counted where their version is checked (get_and_count).
     user_budget = limiter.window_hit(budget, Bucket.API, f"user:{user_id}")
     cached, counted = await services.principals.get(session_id, user_id, user_budget)
     if counted is not None:

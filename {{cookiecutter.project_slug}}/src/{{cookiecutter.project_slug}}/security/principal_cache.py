@@ -14,12 +14,15 @@ store cannot be reached, authentication fails closed (503) instead of trusting a
 entry, a change is refused before it is committed, and the local entries are dropped,
 since bumps may have been missed meanwhile.
 
-A cache hit still asks the store for the version, on every request: that is what makes
-a change count on every worker from the very next request. The same round trip counts
-the request against the caller's RATE_LIMIT_DEFAULT budget (`get_and_count`), so a
-cached request costs one round trip to a shared store. (Versions cached per process and
-invalidated by a published message would save that read, but not the count, and the
-message would race the next request on the other worker's event loop.)
+With Redis, each process keeps the versions it read in memory, kept current by an
+invalidation feed (redis_feed.py): a bump publishes the user's id, and every process
+subscribed drops its copy, before any request that reaches it later is served. While
+the feed is healthy a cache hit reads the version from memory and counts the request
+against the caller's RATE_LIMIT_DEFAULT budget in a batch (redis_counts.py), so it
+sends nothing to Redis. While the feed is down, reconnecting or not yet subscribed,
+nothing held in memory is trusted: every request reads the version from Redis and
+counts exactly, in one round trip (`get_and_count`), so that a change still counts on
+every worker from the very next request.
 {%- else %}
 Versions live in this process's memory (`LocalAuthVersions`), exact for one process. A
 cache hit reads the version and counts the request against the caller's
@@ -70,6 +73,10 @@ class AuthVersions(Protocol):
 {%- if cookiecutter.use_redis == "yes" %}
 
     async def ping(self) -> bool: ...
+
+    async def open(self) -> None:
+        """Start what keeps the store current in this process (redis_feed.py)."""
+        ...
 {%- endif %}
 
     async def close(self) -> None: ...
@@ -99,6 +106,9 @@ class LocalAuthVersions:
 
     async def ping(self) -> bool:
         return True
+
+    async def open(self) -> None:
+        """Nothing to start: this process's memory is always current."""
 {%- endif %}
 
     async def close(self) -> None:

@@ -15,10 +15,13 @@ The counters live in this process's memory: each process counts its own budget.
 {%- endif %}
 
 The hit of an authenticated request on RATE_LIMIT_DEFAULT is the one count made on
-every request. It is made by the auth-version store instead, in the round trip that
-reads the caller's version (principal_cache.AuthVersions.get_and_count): `window_key`
-names the counter as `limits` does, so its strategies see the same count, and
-`enforce` judges it as FixedWindowRateLimiter.hit would.
+every request. It is made by the auth-version store instead, with the read of the
+caller's version (principal_cache.AuthVersions.get_and_count): `window_hit` names the
+counter as `limits` does, so its strategies see the same count, and `enforce` judges it
+as FixedWindowRateLimiter.hit would.
+{%- if cookiecutter.use_redis == "yes" %} With Redis, that one count may be batched per
+process (redis_counts.py, with its stated overshoot); every other limit is exact.
+{%- endif %}
 """
 {% if cookiecutter.use_redis == "yes" %}
 import logging
