@@ -3,6 +3,7 @@ invitations) and on its audit trail, straight in SQL under a role like the app's
 over HTTP with the app itself connected as that role: login, accepting an invitation,
 the members list and leaving all work through their narrow settings alone."""
 
+import re
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import delete, select, text, update
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -195,6 +197,26 @@ async def test_the_app_role_cannot_write_into_another_organization(
             )
 
 
+async def test_no_transaction_can_change_a_platform_event_or_move_it_into_an_organization(
+    app_engine: AsyncEngine, shared_rows: dict[str, dict[str, uuid.UUID]]
+) -> None:
+    a = shared_rows["a"]
+    for organization in (None, a["organization"]):
+        async with app_engine.begin() as connection:
+            if organization is not None:
+                await connection.execute(SET, {"setting": SETTING, "value": str(organization)})
+            moved = await connection.execute(
+                text("UPDATE audit_events SET organization_id = :a WHERE organization_id IS NULL"),
+                {"a": a["organization"]},
+            )
+            rewritten = await connection.execute(
+                text("UPDATE audit_events SET event = 'rewritten' WHERE organization_id IS NULL")
+            )
+            assert (moved.rowcount, rewritten.rowcount) == (0, 0)
+    async with app_engine.begin() as connection:
+        assert (await _visible(connection))["audit_events"] == ["platform"]
+
+
 async def test_the_purge_under_the_app_role_reaches_every_organizations_old_events(
     app_engine: AsyncEngine, app_role_url: str, shared_rows: dict[str, dict[str, uuid.UUID]]
 ) -> None:
@@ -222,6 +244,47 @@ async def test_production_refuses_to_start_when_a_shared_table_admits_more(
     finally:
         await engine.dispose()
         await _run_on_server_database(db_url, f"DROP POLICY {table}_open ON {table}")
+
+
+@pytest.mark.parametrize(
+    ("make_way", "undo", "refusal"),
+    [
+        (
+            "ALTER ROLE {role} SET app.organization_id = '00000000-0000-0000-0000-000000000001'",
+            "ALTER ROLE {role} RESET app.organization_id",
+            "the setting 'app.organization_id' has a default",
+        ),
+        (
+            "ALTER TABLE invitations OWNER TO {role}",
+            "ALTER TABLE invitations OWNER TO CURRENT_USER",
+            "the database role owns table 'invitations'",
+        ),
+        (
+            "CREATE ROLE {role}_bypass NOLOGIN BYPASSRLS; GRANT {role}_bypass TO {role}",
+            "DROP ROLE {role}_bypass",
+            "the database role may become '{role}_bypass'",
+        ),
+        (
+            "CREATE SCHEMA {role} AUTHORIZATION {role}; CREATE TABLE {role}.items (id int)",
+            "DROP SCHEMA {role} CASCADE",
+            "table 'items' is found outside schema 'public' first",
+        ),
+    ],
+    ids=["setting-default", "owner", "bypassing-role", "search-path"],
+)
+async def test_production_refuses_a_way_around_the_policies(
+    app_role_url: str, db_url: str, make_way: str, undo: str, refusal: str
+) -> None:
+    role = make_url(app_role_url).username
+    for statement in make_way.format(role=role).split("; "):
+        await _run_on_server_database(db_url, statement)
+    engine = create_async_engine(app_role_url)
+    try:
+        with pytest.raises(RowSecurityError, match=re.escape(refusal.format(role=role))):
+            await check_row_security(engine)
+    finally:
+        await engine.dispose()
+        await _run_on_server_database(db_url, undo.format(role=role))
 
 
 async def test_production_refuses_a_declared_policy_widened_in_place(

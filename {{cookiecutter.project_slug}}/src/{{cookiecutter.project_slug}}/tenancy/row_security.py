@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
 from ..db import Base
@@ -41,13 +41,19 @@ INVITATION_SETTING = "app.invitation_token_hash"
 _SET = text("SELECT set_config(:setting, :value, true)")
 
 
+# What a policy's command lets through: USING filters the rows a command finds, WITH
+# CHECK the rows it writes.
+_USING = ("ALL", "SELECT", "DELETE")
+_CHECKED = ("ALL", "INSERT")
+
+
 @dataclass(frozen=True)
 class RowPolicy:
-    """A permissive policy admitting the rows whose `column` equals `setting` (compared
-    as `cast`), or, with no setting, the rows whose `column` is NULL."""
+    """A permissive policy for `command` admitting the rows whose `column` equals
+    `setting` (compared as `cast`), or, with no setting, the rows whose `column` is NULL."""
 
     name: str
-    command: Literal["ALL", "SELECT"]
+    command: Literal["ALL", "SELECT", "INSERT", "DELETE"]
     column: str
     setting: str | None
     cast: Literal["uuid", "text"] = "uuid"
@@ -59,11 +65,9 @@ class RowPolicy:
         return f"{self.column} = (SELECT {value}{'::uuid' if self.cast == 'uuid' else ''})"
 
     def create(self, table: str) -> str:
-        check = f" WITH CHECK ({self.condition()})" if self.command == "ALL" else ""
-        return (
-            f"CREATE POLICY {table}_{self.name} ON {table} FOR {self.command} "
-            f"USING ({self.condition()}){check}"
-        )
+        using = f" USING ({self.condition()})" if self.command in _USING else ""
+        check = f" WITH CHECK ({self.condition()})" if self.command in _CHECKED else ""
+        return f"CREATE POLICY {table}_{self.name} ON {table} FOR {self.command}{using}{check}"
 
     def printed(self) -> re.Pattern[str]:
         """The condition as PostgreSQL prints it back (pg_policies, blanks removed):
@@ -79,9 +83,17 @@ class RowPolicy:
         return re.compile(rf"\({column}=\(SELECT{value}(AS\"?nullif\"?)?\)\)")
 
     def matches(self, command: str, qual: str | None, with_check: str | None) -> bool:
-        # A SELECT policy has no WITH CHECK; an ALL policy checks what it admits.
-        checked = with_check is None if self.command == "SELECT" else _printed_as(self, with_check)
-        return command == self.command and _printed_as(self, qual) and checked
+        """Whether a policy printed back is this one: the same command, and each of its
+        expressions this condition where the command has one, absent where not."""
+        return (
+            command == self.command
+            and _expected(self, qual, self.command in _USING)
+            and _expected(self, with_check, self.command in _CHECKED)
+        )
+
+
+def _expected(policy: RowPolicy, expression: str | None, present: bool) -> bool:
+    return _printed_as(policy, expression) if present else expression is None
 
 
 def _printed_as(policy: RowPolicy, expression: str | None) -> bool:
@@ -100,7 +112,14 @@ SHARED: dict[str, tuple[RowPolicy, ...]] = {
         ISOLATION,
         RowPolicy("by_token", "SELECT", "token_hash", INVITATION_SETTING, "text"),
     ),
-    "audit_events": (ISOLATION, RowPolicy("platform_rows", "ALL", "organization_id", None)),
+    # Platform events (no organization): read, written and purged without a setting, but
+    # never updated, so no transaction can move them into an organization's trail.
+    "audit_events": (
+        ISOLATION,
+        RowPolicy("platform_read", "SELECT", "organization_id", None),
+        RowPolicy("platform_insert", "INSERT", "organization_id", None),
+        RowPolicy("platform_purge", "DELETE", "organization_id", None),
+    ),
 }
 
 
@@ -190,14 +209,71 @@ async def check_row_security(engine: AsyncEngine) -> None:
                 {"names": list(protected())},
             )
         ).all()
+        ways_around = await _ways_around(connection)
     problems = _problems(role, {row.relname: row for row in tables})
     problems += _policy_problems(policies)
+    problems += ways_around
     if problems:
         raise RowSecurityError(
             "PostgreSQL would not keep organizations apart: "
             + "; ".join(problems)
             + " (docs/organizations.md, 'Database roles')"
         )
+
+
+async def _ways_around(connection: AsyncConnection) -> list[str]:
+    """What would let the app's role past the policies without breaking them: a default
+    value for a setting (a connection that sets nothing would see rows), owning a table
+    (an owner may drop its policies), a role it may become that skips them, and a table
+    of the same name earlier on its search_path."""
+    names = list(protected())
+    settings = (SETTING, USER_SETTING, INVITATION_SETTING)
+    defaults = await connection.scalars(
+        text(
+            "SELECT name FROM unnest(CAST(:names AS text[])) AS name "
+            "WHERE coalesce(current_setting(name, true), '') <> ''"
+        ),
+        {"names": list(settings)},
+    )
+    owned = await connection.scalars(
+        text(
+            "SELECT relname FROM pg_class WHERE relkind = 'r' "
+            "AND relnamespace = 'public'::regnamespace AND relname = ANY(:names) "
+            "AND relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user) "
+            "ORDER BY relname"
+        ),
+        {"names": names},
+    )
+    becomes = await connection.scalars(
+        text(
+            "SELECT rolname FROM pg_roles WHERE (rolsuper OR rolbypassrls) "
+            "AND rolname <> current_user AND pg_has_role(current_user, oid, 'MEMBER') "
+            "ORDER BY rolname"
+        )
+    )
+    shadowed = await connection.scalars(
+        text(
+            "SELECT name FROM unnest(CAST(:names AS text[])) AS name "
+            "WHERE to_regclass(quote_ident(name)) IS DISTINCT FROM "
+            "to_regclass('public.' || quote_ident(name)) ORDER BY name"
+        ),
+        {"names": names},
+    )
+    return [
+        *(
+            f"the setting {name!r} has a default (ALTER ROLE or DATABASE ... SET)"
+            for name in defaults
+        ),
+        *(f"the database role owns table {name!r} and may drop its policies" for name in owned),
+        *(
+            f"the database role may become {name!r}, which skips row-level security"
+            for name in becomes
+        ),
+        *(
+            f"table {name!r} is found outside schema 'public' first (search_path)"
+            for name in shadowed
+        ),
+    ]
 
 
 def _problems(role: Any, tables: dict[str, Any]) -> list[str]:
