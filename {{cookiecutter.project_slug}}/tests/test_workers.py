@@ -23,6 +23,7 @@ from {{ cookiecutter.project_slug }}.db import create_engine, utcnow
 {% endif -%}
 from {{ cookiecutter.project_slug }}.redis_counts import batch_size
 from {{ cookiecutter.project_slug }}.redis_feed import INVALIDATION_CHANNEL
+from {{ cookiecutter.project_slug }}.redis_state import FEED_PROBE_KEY
 {%- if cookiecutter.multi_tenancy == "yes" %}
 from {{ cookiecutter.project_slug }}.security.scopes import OrganizationRole
 from {{ cookiecutter.project_slug }}.tenancy.models import Membership
@@ -194,7 +195,8 @@ MAX_MONITORED_COMMANDS = 100
 def _commands_sent_during(redis_url: str, action: Callable[[], object]) -> list[str]:
     """The commands clients sent Redis while `action` ran, as MONITOR shows them. Left
     out: the commands a script runs inside Redis (not round trips), and those of the
-    workers' invalidation feeds (their heartbeat, on a connection of its own)."""
+    workers' invalidation feeds (their heartbeat, on a connection of its own, and the
+    probe each writes through the pool)."""
     end_marker = "end-of-action"
     watcher = redis.Redis.from_url(redis_url, socket_timeout=5)
     marker = redis.Redis.from_url(redis_url, socket_timeout=5)
@@ -212,7 +214,8 @@ def _commands_sent_during(redis_url: str, action: Callable[[], object]) -> list[
             if command["command"] == f"ECHO {end_marker}":
                 return commands
             sender = f"{command['client_address']}:{command['client_port']}"
-            if command["client_type"] != "lua" and sender not in feeds:
+            probe = FEED_PROBE_KEY in command["command"]
+            if command["client_type"] != "lua" and sender not in feeds and not probe:
                 commands.append(command["command"].split()[0].upper())
     pytest.fail(f"more than {MAX_MONITORED_COMMANDS} commands: {commands}")
 
@@ -321,6 +324,50 @@ def test_a_logout_after_a_redis_restart_is_seen_by_the_other_worker_at_once(
         timeout=10,
     )
     assert logout.status_code == 204
+    assert _me(second, tokens) == 401
+
+
+def test_a_session_ended_while_redis_refuses_writes_is_refused_by_every_worker(
+    workers: tuple[str, str], redis_server: RedisServer
+) -> None:
+    # A refresh token used twice ends its session after the commit; Redis, out of memory,
+    # refuses the bump that would tell the other worker. Its feed stops vouching anyway:
+    # its probe writes are refused too, before the reuse is answered.
+    first, second = workers
+    _wait_for_feeds(redis_server.url)
+    tokens = _login(first, "127.0.8.1")
+    for base_url in (first, second):
+        assert _me(base_url, tokens) == 200
+        assert _me(base_url, tokens) == 200  # cached, served from memory
+    assert _refresh(first, tokens["refresh_token"]).status_code == 200
+    with redis.Redis.from_url(redis_server.url, socket_timeout=5) as control:
+        control.config_set("maxmemory", "1")
+        try:
+            assert _refresh(first, tokens["refresh_token"]).status_code == 401
+            assert _me(second, tokens) in (401, 503)
+        finally:
+            control.config_set("maxmemory", "0")
+    _wait_for_feeds(redis_server.url)
+    assert [_me(first, tokens), _me(second, tokens)] == [401, 401]
+
+
+def test_a_redis_restored_from_an_older_snapshot_revives_no_session(
+    workers: tuple[str, str], redis_server: RedisServer
+) -> None:
+    # A restart from the last snapshot (or a failover to a replica that missed the bump)
+    # brings back the version the second worker cached the session under.
+    first, second = workers
+    _wait_for_feeds(redis_server.url)
+    tokens = _login(first, "127.0.8.2")
+    assert [_me(second, tokens), _me(second, tokens)] == [200, 200]
+    with redis.Redis.from_url(redis_server.url, socket_timeout=5) as control:
+        control.save()
+    logout = httpx.post(f"{first}/api/v1/auth/logout", headers=_bearer(tokens), timeout=10)
+    assert logout.status_code == 204
+    redis_server.stop()
+    redis_server.start()
+    (redis_server.workdir / "dump.rdb").unlink()
+    _wait_for_feeds(redis_server.url)
     assert _me(second, tokens) == 401
 {%- if cookiecutter.multi_tenancy == "yes" %}
 

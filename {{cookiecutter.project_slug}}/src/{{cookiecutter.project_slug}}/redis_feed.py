@@ -12,11 +12,18 @@ this host before a request did is applied before that request's first step, and 
 request never waits for it: pending invalidations are always drained, without blocking.
 (A task reading them would run only when the loop got to it, possibly after requests.)
 
-Healthy means subscribed and answering. Until Redis confirms the subscription, once
-the connection drops, or when a heartbeat goes unanswered, every version held here is
-dropped and `version` answers None: every request then reads Redis (and fails closed
-when it cannot) until the feed is back. Messages lost meanwhile cannot matter, since
-nothing learned before the outage is kept.
+Healthy means subscribed, answering, and Redis taking writes: every half second the
+feed PINGs on its connection and writes a probe key through the pool, and it vouches for
+nothing once VOUCH_SECONDS pass without a probe written. A Redis that refuses or holds
+writes (paused for a failover, out of memory) would refuse a bump too, and the worker
+that made the change then waits VOUCH_SECONDS before it answers (redis_state.py), so
+every other worker has stopped vouching by then. Until Redis confirms the subscription,
+once the connection drops, or when a heartbeat or probe fails, every version held here
+is dropped and `version` answers None: every request then reads Redis (and fails closed
+when it cannot) until the feed is back. Each drop also starts a new `generation`, which
+redis_state.py adds to every version it hands out, so nothing cached before an outage
+matches after it, even if Redis came back with older data: messages lost meanwhile
+cannot matter.
 """
 
 import asyncio
@@ -24,8 +31,11 @@ import logging
 import ssl
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import cast
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+import hiredis
 
 logger = logging.getLogger(__name__)
 
@@ -33,24 +43,33 @@ logger = logging.getLogger(__name__)
 INVALIDATION_CHANNEL = "auth-version-bumps"
 # A PING this often shows Redis still answers; silence for longer distrusts the feed,
 # since a hung Redis would keep the socket open and deliver nothing.
-HEARTBEAT_SECONDS = 1.0
+HEARTBEAT_SECONDS = 0.5
 SILENCE_LIMIT_SECONDS = 3.0
+# Versions are vouched for this long after the last probe Redis wrote; a probe that
+# takes longer than its timeout ends the subscription.
+VOUCH_SECONDS = 1.5
+PROBE_TIMEOUT_SECONDS = 1.0
 CONNECT_TIMEOUT_SECONDS = 2.0
 # The first retry waits, so that a Redis that refuses connections costs no busy loop.
 FIRST_RETRY_SECONDS = 0.5
 LAST_RETRY_SECONDS = 5.0
 MAX_VERSIONS = 100_000
 
-Reply = bytes | list["Reply"] | Exception
+Reply = bytes | int | list["Reply"] | Exception
 
 
 class InvalidationFeed:
     """Auth versions this process read from Redis, dropped as bumps are published."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, probe: Callable[[], Awaitable[object]]) -> None:
         self._url = url
+        # A write through the app's own pool: what a bump needs of Redis.
+        self._probe = probe
         self._versions: dict[uuid.UUID, str] = {}
-        self._healthy = False
+        self._subscribed = False
+        self._written_at = -VOUCH_SECONDS
+        # Starts anew with every drop: versions handed out before it match none after.
+        self.generation = 0
         # Changes whenever a version held here may have gone stale: a read from Redis
         # that began before the change must not be kept (`learn`).
         self.epoch = 0
@@ -59,15 +78,15 @@ class InvalidationFeed:
 
     @property
     def healthy(self) -> bool:
-        return self._healthy
+        return self._subscribed and time.monotonic() - self._written_at < VOUCH_SECONDS
 
     def version(self, user_id: uuid.UUID) -> str | None:
         """The user's current version, if this process knows it and may vouch for it."""
-        return self._versions.get(user_id)
+        return self._versions.get(user_id) if self.healthy else None
 
     def learn(self, user_id: uuid.UUID, version: str, epoch: int) -> None:
         """Keep `version`, read from Redis after `epoch` was current, if nothing changed since."""
-        if self._healthy and epoch == self.epoch:
+        if self.healthy and epoch == self.epoch:
             if len(self._versions) >= MAX_VERSIONS:
                 self._versions.clear()
             self._versions[user_id] = version
@@ -84,14 +103,15 @@ class InvalidationFeed:
             self._protocol.abort()
 
     def drop(self) -> None:
-        self._healthy = False
+        self.generation += 1
+        self._subscribed = False
         self._versions.clear()
         self.epoch += 1
 
     def on_subscribed(self) -> None:
         self._versions.clear()
         self.epoch += 1
-        self._healthy = True
+        self._subscribed = True
 
     def on_published(self, payload: bytes) -> None:
         try:
@@ -138,6 +158,7 @@ class InvalidationFeed:
             subscribe = (b"SUBSCRIBE", INVALIDATION_CHANNEL.encode())
             protocol.send(*_login_commands(self._url), subscribe)
             while not protocol.lost.done():
+                await self._write_probe()
                 await asyncio.wait([protocol.lost], timeout=HEARTBEAT_SECONDS)
                 if time.monotonic() - protocol.heard_at > SILENCE_LIMIT_SECONDS:
                     raise TimeoutError("Redis did not answer the feed's heartbeat")
@@ -145,11 +166,22 @@ class InvalidationFeed:
         finally:
             transport.abort()
 
+    async def _write_probe(self) -> None:
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(PROBE_TIMEOUT_SECONDS):
+                await self._probe()
+        # What redis-py raises for a refused or failed write (RedisError), without
+        # importing it here: anything but cancellation ends the subscription.
+        except Exception as exc:
+            raise RuntimeError(f"Redis did not take the feed's probe write: {exc!r}") from exc
+        self._written_at = started
+
 
 class _FeedProtocol(asyncio.Protocol):
     def __init__(self, feed: InvalidationFeed) -> None:
         self._feed = feed
-        self._buffer = bytearray()
+        self._reader = hiredis.Reader()
         self._transport: asyncio.Transport | None = None
         self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.heard_at = time.monotonic()
@@ -165,15 +197,12 @@ class _FeedProtocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.heard_at = time.monotonic()
-        self._buffer += data
-        position = 0
+        self._reader.feed(data)
         try:
-            while (parsed := _parse(self._buffer, position)) is not None:
-                reply, position = parsed
+            while (reply := self._reader.gets()) is not False:
                 self._handle(reply)
-        except ValueError as exc:
+        except hiredis.ProtocolError as exc:
             self._fail(exc)
-        del self._buffer[:position]
 
     def _handle(self, reply: Reply) -> None:
         if isinstance(reply, Exception):
@@ -237,37 +266,8 @@ def _login_commands(url: str) -> list[tuple[bytes, ...]]:
 
 
 def _encode(command: tuple[bytes, ...]) -> bytes:
+    """A command in RESP, as Redis reads it (hiredis.pack_command's stub takes one argument)."""
     encoded = [b"*%d\r\n" % len(command)]
     for part in command:
         encoded.append(b"$%d\r\n%s\r\n" % (len(part), part))
     return b"".join(encoded)
-
-
-def _parse(buffer: bytearray, position: int) -> tuple[Reply, int] | None:
-    """The RESP2 reply starting at `position` and where it ends; None if incomplete."""
-    end = buffer.find(b"\r\n", position)
-    if end < 0:
-        return None
-    kind, line = bytes(buffer[position : position + 1]), bytes(buffer[position + 1 : end])
-    position = end + 2
-    if kind in (b"+", b":"):
-        return line, position
-    if kind == b"-":
-        return RuntimeError(line.decode(errors="replace")), position
-    if kind == b"$":
-        length = int(line)
-        if length < 0:
-            return b"", position
-        if len(buffer) < position + length + 2:
-            return None
-        return bytes(buffer[position : position + length]), position + length + 2
-    if kind == b"*":
-        items: list[Reply] = []
-        for _ in range(max(int(line), 0)):
-            parsed = _parse(buffer, position)
-            if parsed is None:
-                return None
-            item, position = parsed
-            items.append(item)
-        return items, position
-    raise ValueError(f"not a RESP reply: {kind!r}")

@@ -14,6 +14,7 @@ degrades (limits) at once too; a Redis that hangs costs a request at most
 REDIS_TIMEOUT_SECONDS, and the feed notices within its heartbeat's silence limit.
 """
 
+import asyncio
 import time
 import uuid
 
@@ -24,7 +25,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError, RedisError
 
 from .redis_counts import BatchedWindowCounts
-from .redis_feed import INVALIDATION_CHANNEL, InvalidationFeed
+from .redis_feed import INVALIDATION_CHANNEL, VOUCH_SECONDS, InvalidationFeed
 from .security.principal_cache import AuthStateUnavailableError, new_version
 from .security.rate_limit import WindowCount, WindowHit
 
@@ -34,6 +35,9 @@ REDIS_TIMEOUT_SECONDS = 2.0
 MAX_REDIS_CONNECTIONS = 128
 # Versions of users not seen for a day are dropped; a new one is made when needed.
 VERSION_TTL_SECONDS = 24 * 3600
+# What each process's feed writes every heartbeat, to learn that Redis takes writes.
+FEED_PROBE_KEY = "auth-feed-probe"
+FEED_PROBE_TTL_MILLISECONDS = 5000
 # Where `limits` keeps its counters; the auth script counts in the same place.
 LIMITS_KEY_PREFIX = RedisStorage.PREFIX
 
@@ -80,8 +84,9 @@ def create_pool(url: str) -> ConnectionPool:
         socket_timeout=REDIS_TIMEOUT_SECONDS,
         socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
         # A pooled connection that Redis closed (a restart) fails on first use: one
-        # immediate retry on a new connection, so a restart costs no request a 503.
-        retry=Retry(NoBackoff(), retries=1),
+        # immediate retry on a new connection, so a restart costs no request a 503. Not
+        # after a timeout: a hung Redis would cost twice REDIS_TIMEOUT_SECONDS.
+        retry=Retry(NoBackoff(), retries=1, supported_errors=(ConnectionError,)),
         retry_on_error=[ConnectionError],
     )
 
@@ -101,7 +106,7 @@ class RedisAuthVersions:
     def __init__(self, pool: ConnectionPool, url: str) -> None:
         self._pool = pool
         self._redis = Redis(connection_pool=pool)
-        self.feed = InvalidationFeed(url)
+        self.feed = InvalidationFeed(url, self._probe)
         self._counts = BatchedWindowCounts(self._redis, LIMITS_KEY_PREFIX)
         # Sent by digest (EVALSHA), and in full again when Redis forgot it (a restart).
         self._get_version = self._redis.register_script(GET_VERSION_SCRIPT)
@@ -112,10 +117,18 @@ class RedisAuthVersions:
     def _key(user_id: uuid.UUID) -> str:
         return f"auth-version:{user_id}"
 
+    def _current(self, version: str) -> str:
+        """`version` as this process hands it out: of the feed's generation, so that what
+        was cached before the feed last went down matches nothing after."""
+        return f"{version}.{self.feed.generation}"
+
+    async def _probe(self) -> None:
+        await self._redis.set(FEED_PROBE_KEY, "1", px=FEED_PROBE_TTL_MILLISECONDS)
+
     async def get(self, user_id: uuid.UUID) -> str:
         known = self.feed.version(user_id)
         if known is not None:
-            return known
+            return self._current(known)
         epoch = self.feed.epoch
         try:
             version = _text(
@@ -126,12 +139,12 @@ class RedisAuthVersions:
         except (RedisError, OSError) as exc:
             raise AuthStateUnavailableError(str(exc)) from exc
         self.feed.learn(user_id, version, epoch)
-        return version
+        return self._current(version)
 
     async def get_and_count(self, user_id: uuid.UUID, hit: WindowHit) -> tuple[str, WindowCount]:
         known = self.feed.version(user_id)
         if known is not None:
-            return known, await self._counts.count(hit)
+            return self._current(known), await self._counts.count(hit)
         epoch = self.feed.epoch
         counter = f"{LIMITS_KEY_PREFIX}:{hit.key}"
         try:
@@ -142,7 +155,8 @@ class RedisAuthVersions:
         except (RedisError, OSError) as exc:
             raise AuthStateUnavailableError(str(exc)) from exc
         self.feed.learn(user_id, _text(version), epoch)
-        return _text(version), WindowCount(int(hits), time.time() + max(int(ttl), 0))
+        count = WindowCount(int(hits), time.time() + max(int(ttl), 0))
+        return self._current(_text(version)), count
 
     async def bump(self, user_id: uuid.UUID) -> None:
         try:
@@ -151,9 +165,12 @@ class RedisAuthVersions:
                 args=[new_version(), VERSION_TTL_SECONDS, INVALIDATION_CHANNEL, str(user_id)],
             )
         except (RedisError, OSError) as exc:
-            # Other processes may not hear of a change made meanwhile; this one at least
-            # trusts nothing it holds until its feed is back.
+            # Other processes may not hear of a change made meanwhile; this one trusts
+            # nothing it holds until its feed is back. Nor will they: Redis refuses their
+            # probes too, and once VOUCH_SECONDS have passed, no feed vouches for a
+            # version; only then does the caller answer.
             self.feed.distrust()
+            await asyncio.sleep(VOUCH_SECONDS)
             raise AuthStateUnavailableError(str(exc)) from exc
         # This process's own feed hears of it too; forgetting it here needs no wait.
         self.feed.forget(user_id)
