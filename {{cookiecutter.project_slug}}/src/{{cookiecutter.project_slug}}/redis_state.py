@@ -10,8 +10,10 @@ counts the hit, in the counter `limits` keeps for it (same key, same expiry rule
 its fixed window), so the limiter's other calls see the same count.
 
 A stopped Redis refuses connections at once, and a request then fails (auth, 503) or
-degrades (limits) at once too; a Redis that hangs costs a request at most
-REDIS_TIMEOUT_SECONDS, and the feed notices within its heartbeat's silence limit.
+degrades (limits) at once too. A Redis that hangs costs each call REDIS_TIMEOUT_SECONDS:
+a cached request makes one (2 s), a request whose caller must be looked up two (the
+lookup's reservation, then the version: 4 s); the feed stops vouching within
+VOUCH_SECONDS, its probes unanswered.
 """
 
 import asyncio
