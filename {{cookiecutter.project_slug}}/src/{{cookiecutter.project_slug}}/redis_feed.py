@@ -36,6 +36,7 @@ from typing import cast
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import hiredis
+from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +75,7 @@ class InvalidationFeed:
         # that began before the change must not be kept (`learn`).
         self.epoch = 0
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._protocol: _FeedProtocol | None = None
 
     @property
@@ -126,6 +128,9 @@ class InvalidationFeed:
         self._task = asyncio.create_task(self._run(), name="invalidation-feed")
 
     async def stop(self) -> None:
+        # Said before the cancellation too: a client library that turns a cancelled call
+        # into an error of its own would otherwise have the loop below subscribe again.
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -134,7 +139,7 @@ class InvalidationFeed:
 
     async def _run(self) -> None:
         delay = FIRST_RETRY_SECONDS
-        while True:
+        while not self._stopping:
             protocol = self._protocol = _FeedProtocol(self)
             try:
                 await self._subscribe_until_lost(protocol)
@@ -144,6 +149,8 @@ class InvalidationFeed:
             except (OSError, TimeoutError, ValueError, RuntimeError) as exc:
                 reason = str(exc) or type(exc).__name__
             self.drop()
+            if self._stopping:
+                return
             if protocol.subscribed:
                 delay = FIRST_RETRY_SECONDS
             if protocol.subscribed or delay == FIRST_RETRY_SECONDS:
@@ -171,9 +178,7 @@ class InvalidationFeed:
         try:
             async with asyncio.timeout(PROBE_TIMEOUT_SECONDS):
                 await self._probe()
-        # What redis-py raises for a refused or failed write (RedisError), without
-        # importing it here: anything but cancellation ends the subscription.
-        except Exception as exc:
+        except (RedisError, OSError, TimeoutError) as exc:
             raise RuntimeError(f"Redis did not take the feed's probe write: {exc!r}") from exc
         self._written_at = started
 
