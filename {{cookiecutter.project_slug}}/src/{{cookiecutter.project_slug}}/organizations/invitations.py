@@ -15,6 +15,7 @@ inviter runs before (the invitation is refused) or after (it revokes the invitat
 
 import uuid
 from datetime import timedelta
+from typing import NoReturn
 
 from sqlalchemy import ColumnElement, and_, exists, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
@@ -30,10 +31,10 @@ from ..security.identity import UserSnapshot
 from ..security.scopes import ORGANIZATION_ROLE_RANK, ORGANIZATION_ROLE_SCOPES, OrganizationRole
 from ..security.secret_tokens import hash_secret_token, new_secret_token
 from ..tenancy.models import Invitation, Membership, Organization
-from ..users.models import User
 {%- if cookiecutter.database == "postgresql" %}
 from ..tenancy.row_security import bind_organization, read_invitation
 {%- endif %}
+from ..users.models import User
 
 INVITATION_LIFETIME = timedelta(days=7)
 MAX_PENDING_INVITATIONS = 50
@@ -67,13 +68,14 @@ async def invite(
     # row): the role read at the request's start may have changed since.
     sender = _may_offer(organization_id, inviter.user.id, role)
     if not await db.scalar(select(Membership.id).where(sender).with_for_update()):
-        await db.rollback()
-        raise ForbiddenError(ABOVE_OWN_ROLE)
+        await _refuse(db, inviter.user.id)
     organization = (
         await db.execute(
             select(Organization).where(Organization.id == organization_id).with_for_update()
         )
-    ).scalar_one()
+    ).scalar_one_or_none()
+    if organization is None:  # Gone with its only member's account (SQLite: no locks).
+        await _refuse(db, inviter.user.id)
     token = new_secret_token()
     now = utcnow()
     invitation = Invitation(
@@ -123,7 +125,7 @@ async def invite(
     if not inserted.rowcount:  # type: ignore[attr-defined]
         await db.rollback()
         if not await db.scalar(select(exists().where(sender))):
-            raise ForbiddenError(ABOVE_OWN_ROLE)
+            await _refuse(db, inviter.user.id)
         raise ConflictError(
             f"At most {MAX_PENDING_INVITATIONS} pending invitations, and "
             f"{MAX_INVITATIONS_PER_HOUR} an hour, per organization"
@@ -138,6 +140,15 @@ async def invite(
     )
     await db.commit()
     return invitation, token, organization
+
+
+async def _refuse(db: AsyncSession, inviter_id: uuid.UUID) -> NoReturn:
+    """The inviter lost the role meanwhile (403), or their account (401: SQLite reads
+    without locks, so a closing may commit between the reads here)."""
+    await db.rollback()
+    if await db.scalar(select(User.id).where(User.id == inviter_id)) is None:
+        raise AccountClosedError
+    raise ForbiddenError(ABOVE_OWN_ROLE)
 
 
 def _may_offer(
