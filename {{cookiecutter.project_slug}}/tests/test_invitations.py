@@ -7,12 +7,13 @@ from typing import Any
 
 import pytest
 from httpx import AsyncClient
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
 from {{ cookiecutter.project_slug }}.db import utcnow
 from {{ cookiecutter.project_slug }}.organizations.invitations import (
     INVALID_INVITATION,
     MAX_INVITATIONS_PER_HOUR,
+    pending,
 )
 from {{ cookiecutter.project_slug }}.security.scopes import OrganizationRole
 from {{ cookiecutter.project_slug }}.services import Services
@@ -24,6 +25,8 @@ from .crowd import all_at_once, client_from, loopback
 from .organizations import ORGANIZATIONS_URL, add_member, bound_headers, create_organization
 
 ACCEPT_URL = "/api/v1/invitations/accept"
+SENDER_RACE_ROUNDS = 3
+SENDS_PER_ROUND = 6
 
 
 @pytest.fixture
@@ -229,3 +232,85 @@ async def test_parallel_invitations_stop_exactly_at_the_hourly_cap(
     codes = sorted(answer.status_code for answer in answers)
     assert codes == [201] * MAX_INVITATIONS_PER_HOUR + [409] * 5
     assert len(pending) == MAX_INVITATIONS_PER_HOUR
+
+
+@pytest.mark.parametrize("change", ["remove", "demote"])
+async def test_invitations_sent_while_the_sender_loses_the_role_do_not_outlive_it(
+    app: Any, services: Services, make_user: UserFactory, change: str
+) -> None:
+    """An admin's invitations to admin, racing their removal or demotion to member: each
+    is refused, or sent before and revoked by the change. None survives to let a second
+    account of theirs back in as admin."""
+    for round_number in range(SENDER_RACE_ROUNDS):
+        owner, sender = await make_user(), await make_user()
+        first = round_number * (SENDS_PER_ROUND + 2)
+        async with client_from(app, loopback(first)) as client:
+            organization = await create_organization(
+                client, bearer(await login(client, owner.username))
+            )
+            await add_member(services, organization["id"], sender.id, OrganizationRole.ADMIN)
+            owner_headers = await bound_headers(client, owner.username, organization["id"])
+            sender_headers = await bound_headers(client, sender.username, organization["id"])
+        member_url = f"{ORGANIZATIONS_URL}/{organization['id']}/members/{sender.id}"
+        clients = [client_from(app, loopback(first + 1 + n)) for n in range(SENDS_PER_ROUND + 1)]
+        taking_back = (
+            partial(clients[0].delete, member_url, headers=owner_headers)
+            if change == "remove"
+            else partial(
+                clients[0].patch, member_url, headers=owner_headers, json={"role": "member"}
+            )
+        )
+        sends = [
+            partial(
+                sender_client.post,
+                _invitations_url(organization),
+                headers=sender_headers,
+                json={"email": f"second-{round_number}-{n}@example.com", "role": "admin"},
+            )
+            for n, sender_client in enumerate(clients[1:])
+        ]
+        answers = await all_at_once([taking_back, *sends])
+        for crowd_client in clients:
+            await crowd_client.aclose()
+
+        assert answers[0].status_code == (204 if change == "remove" else 200)
+        codes = {answer.status_code for answer in answers[1:]}
+        assert codes <= {201, 401, 403}, f"round {round_number}: {codes}"
+        async with services.sessionmaker() as db:
+            surviving = await db.scalar(
+                select(func.count())
+                .select_from(Invitation)
+                .where(Invitation.inviter_id == sender.id, pending(utcnow()))
+            )
+        assert surviving == 0, f"round {round_number}: {surviving} of {codes}"
+
+
+async def test_no_other_pending_invitation_lets_a_removed_member_back_in(
+    client: AsyncClient, services: Services, make_user: UserFactory, mailbox: MailBox
+) -> None:
+    """Accepting one invitation revokes the organization's others to that address, and a
+    removal those sent to the member meanwhile."""
+    organization, owner = await _organization_of(client, make_user)
+    invitee = await _verified(services, make_user)
+    url = _invitations_url(organization)
+    tokens = []
+    for role in ("member", "admin"):
+        created = await client.post(url, headers=owner, json={"email": invitee.email, "role": role})
+        assert created.status_code == 201
+        tokens.append(mailbox.link_token())
+    headers = bearer(await login(client, invitee.username))
+
+    accepted = await client.post(ACCEPT_URL, headers=headers, json={"token": tokens[0]})
+    second = await client.post(ACCEPT_URL, headers=headers, json={"token": tokens[1]})
+    created = await client.post(url, headers=owner, json={"email": invitee.email, "role": "viewer"})
+    sent_to_a_member = mailbox.link_token()
+    removed = await client.delete(
+        f"{ORGANIZATIONS_URL}/{organization['id']}/members/{invitee.id}", headers=owner
+    )
+    back = await client.post(ACCEPT_URL, headers=headers, json={"token": sent_to_a_member})
+
+    assert accepted.status_code == 200
+    assert (second.status_code, second.json()) == (400, {"detail": INVALID_INVITATION})
+    assert (created.status_code, removed.status_code) == (201, 204)
+    assert (back.status_code, back.json()) == (400, {"detail": INVALID_INVITATION})
+    assert (await client.get(url, headers=owner)).json() == []

@@ -33,6 +33,8 @@ COOKIE_REFRESH_URL = "/api/v1/auth/cookie/refresh"
 NOT_A_MEMBER = {"detail": "Not a member of this organization"}
 LAST_OWNER = {"detail": "An organization keeps at least one owner"}
 OWNER_RACE_ROUNDS = 5
+CLOSING_RACE_ROUNDS = 4
+CLOSING_RACE_INVITATIONS = 3
 PROMOTION_RACE_ROUNDS = 20
 ROLE_CHANGED = {"detail": "The member's role changed meanwhile: reload the members and try again"}
 
@@ -458,6 +460,74 @@ async def test_an_owner_closing_their_account_while_the_other_leaves_keeps_an_ow
         codes = (closed.status_code, left.status_code)
         assert codes in ((204, 409), (409, 204)), f"round {round_number}: {codes}"
         assert await _owners(services, organization["id"]) == 1, f"round {round_number}"
+
+
+async def test_writes_racing_the_closing_of_their_only_members_account(
+    app: Any, services: Services, make_user: UserFactory
+) -> None:
+    """The only member of two organizations closes their account while inviting, creating
+    organizations and switching their session: each write gets 2xx (done first, and gone
+    with the account), 401 or 404, never 500, and no organization is left without members."""
+    for round_number in range(CLOSING_RACE_ROUNDS):
+        user = await make_user()
+        first = round_number * 10
+        async with client_from(app, loopback(first)) as client:
+            organization = await create_organization(
+                client, bearer(await login(client, user.username))
+            )
+            other = await create_organization(client, bearer(await login(client, user.username)))
+            headers = await bound_headers(client, user.username, organization["id"])
+            # A session of its own: its switch ends its tokens only, not the writers'.
+            switching = await bound_login(client, user.username, organization["id"])
+        clients = [
+            client_from(app, loopback(first + 1 + n)) for n in range(CLOSING_RACE_INVITATIONS + 4)
+        ]
+        slugs = [f"late-{uuid.uuid4().hex[:10]}" for _ in range(2)]
+        invitations_url = f"{ORGANIZATIONS_URL}/{organization['id']}/invitations"
+        answers = await all_at_once(
+            [
+                partial(_close_account, clients[0], headers),
+                *(
+                    partial(
+                        clients[1 + n].post,
+                        invitations_url,
+                        headers=headers,
+                        json={"email": f"guest{n}@example.com", "role": "member"},
+                    )
+                    for n in range(CLOSING_RACE_INVITATIONS)
+                ),
+                *(
+                    partial(
+                        clients[1 + CLOSING_RACE_INVITATIONS + n].post,
+                        ORGANIZATIONS_URL,
+                        headers=headers,
+                        json={"name": slug.title(), "slug": slug},
+                    )
+                    for n, slug in enumerate(slugs)
+                ),
+                partial(
+                    clients[-1].post,
+                    REFRESH_URL,
+                    json={
+                        "refresh_token": switching["refresh_token"],
+                        "organization_id": other["id"],
+                    },
+                ),
+            ]
+        )
+        for crowd_client in clients:
+            await crowd_client.aclose()
+
+        codes = [answer.status_code for answer in answers]
+        assert codes[0] == 204, f"round {round_number}: {codes}"
+        assert set(codes[1:]) <= {200, 201, 401, 404}, f"round {round_number}: {codes}"
+        async with services.sessionmaker() as db:
+            left = await db.scalar(
+                select(func.count())
+                .select_from(Organization)
+                .where(Organization.slug.in_([*slugs, organization["slug"], other["slug"]]))
+            )
+        assert left == 0, f"round {round_number}: {codes}"
 
 
 async def _close_account(client: AsyncClient, headers: dict[str, str]) -> httpx.Response:

@@ -161,6 +161,11 @@ class LoginSessions:
                 .join(UserSession, RefreshToken.session_id == UserSession.id)
                 .join(User, UserSession.user_id == User.id)
                 .where(RefreshToken.token_hash == token_hash)
+{%- if cookiecutter.database == "postgresql" %}
+                # The session's row before its token's, as closing the account takes
+                # them (organizations/service.py): the two queue instead of deadlocking.
+                .with_for_update(of=UserSession, key_share=True)
+{%- endif %}
             )
         ).one_or_none()
         if row is None:

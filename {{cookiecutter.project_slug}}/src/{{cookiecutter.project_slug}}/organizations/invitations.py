@@ -6,12 +6,18 @@ Each organization has at most MAX_PENDING_INVITATIONS pending and sends at most
 MAX_INVITATIONS_PER_HOUR: both counted in the statement that inserts, after the
 organization's row is locked on PostgreSQL (SQLite runs one write at a time), so
 parallel requests cannot pass them.
+
+The same statement inserts only while the inviter is still a member whose role may offer
+the invited one: on PostgreSQL the inviter's user row and membership row are locked first
+(the order closing an account and a removal take them in), so a removal or demotion of the
+inviter runs before (the invitation is refused) or after (it revokes the invitation).
 """
 
 import uuid
 from datetime import timedelta
+from typing import NoReturn
 
-from sqlalchemy import ColumnElement, and_, func, insert, literal, select, update
+from sqlalchemy import ColumnElement, and_, exists, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,7 +25,7 @@ from ..access.principal import Principal
 from ..audit.trail import Event, record
 from ..config import Settings
 from ..db import utcnow
-from ..errors import AppError, ConflictError, ForbiddenError, NotFoundError
+from ..errors import AccountClosedError, AppError, ConflictError, ForbiddenError, NotFoundError
 from ..mail import Mail, link_mail
 from ..security.identity import UserSnapshot
 from ..security.scopes import ORGANIZATION_ROLE_RANK, ORGANIZATION_ROLE_SCOPES, OrganizationRole
@@ -28,11 +34,13 @@ from ..tenancy.models import Invitation, Membership, Organization
 {%- if cookiecutter.database == "postgresql" %}
 from ..tenancy.row_security import bind_organization, read_invitation
 {%- endif %}
+from ..users.models import User
 
 INVITATION_LIFETIME = timedelta(days=7)
 MAX_PENDING_INVITATIONS = 50
 MAX_INVITATIONS_PER_HOUR = 20
 INVALID_INVITATION = "Invalid, used, revoked or expired invitation"
+ABOVE_OWN_ROLE = "You cannot invite to a role above your own"
 
 
 def pending(now: object) -> ColumnElement[bool]:
@@ -50,12 +58,24 @@ async def invite(
     organization_id = inviter.organization_id
     inviter_role = inviter.membership.role if inviter.membership is not None else None
     if inviter_role is None or ORGANIZATION_ROLE_RANK[role] > ORGANIZATION_ROLE_RANK[inviter_role]:
-        raise ForbiddenError("You cannot invite to a role above your own")
+        raise ForbiddenError(ABOVE_OWN_ROLE)
+    # The inviter's row first, as closing their account takes it: the two queue instead
+    # of deadlocking, and after a closing there is no row (401, as the next request gets).
+    if await db.scalar(select(User.id).where(User.id == inviter.user.id).with_for_update()) is None:
+        await db.rollback()
+        raise AccountClosedError
+    # Then their membership, as a removal or demotion of theirs takes it (after their user
+    # row): the role read at the request's start may have changed since.
+    sender = _may_offer(organization_id, inviter.user.id, role)
+    if not await db.scalar(select(Membership.id).where(sender).with_for_update()):
+        await _refuse(db, inviter.user.id)
     organization = (
         await db.execute(
             select(Organization).where(Organization.id == organization_id).with_for_update()
         )
-    ).scalar_one()
+    ).scalar_one_or_none()
+    if organization is None:  # Gone with its only member's account (SQLite: no locks).
+        await _refuse(db, inviter.user.id)
     token = new_secret_token()
     now = utcnow()
     invitation = Invitation(
@@ -94,12 +114,18 @@ async def invite(
         insert(Invitation).from_select(
             columns,
             select(*values).where(
-                pending_count < MAX_PENDING_INVITATIONS, last_hour < MAX_INVITATIONS_PER_HOUR
+                # Checked again here: on SQLite the reads above take no lock, this
+                # statement takes the write lock before it checks.
+                exists().where(sender),
+                pending_count < MAX_PENDING_INVITATIONS,
+                last_hour < MAX_INVITATIONS_PER_HOUR,
             ),
         )
     )
     if not inserted.rowcount:  # type: ignore[attr-defined]
         await db.rollback()
+        if not await db.scalar(select(exists().where(sender))):
+            await _refuse(db, inviter.user.id)
         raise ConflictError(
             f"At most {MAX_PENDING_INVITATIONS} pending invitations, and "
             f"{MAX_INVITATIONS_PER_HOUR} an hour, per organization"
@@ -114,6 +140,32 @@ async def invite(
     )
     await db.commit()
     return invitation, token, organization
+
+
+async def _refuse(db: AsyncSession, inviter_id: uuid.UUID) -> NoReturn:
+    """The inviter lost the role meanwhile (403), or their account (401: SQLite reads
+    without locks, so a closing may commit between the reads here)."""
+    await db.rollback()
+    if await db.scalar(select(User.id).where(User.id == inviter_id)) is None:
+        raise AccountClosedError
+    raise ForbiddenError(ABOVE_OWN_ROLE)
+
+
+def _may_offer(
+    organization_id: uuid.UUID, user_id: uuid.UUID, role: OrganizationRole
+) -> ColumnElement[bool]:
+    """The user's membership of the organization, if its role may invite to `role`."""
+    senders = [
+        sender.value
+        for sender in OrganizationRole
+        if "members:write" in ORGANIZATION_ROLE_SCOPES[sender]
+        and ORGANIZATION_ROLE_RANK[role] <= ORGANIZATION_ROLE_RANK[sender]
+    ]
+    return and_(
+        Membership.organization_id == organization_id,
+        Membership.user_id == user_id,
+        Membership.role.in_(senders),
+    )
 
 
 async def list_pending(db: AsyncSession, organization_id: uuid.UUID) -> list[Invitation]:
@@ -176,6 +228,20 @@ async def revoke_sent_by(
     )
 
 
+async def revoke_sent_to(db: AsyncSession, organization_id: uuid.UUID, email: str) -> None:
+    """Revoke the organization's pending invitations to `email`; the caller commits."""
+    now = utcnow()
+    await db.execute(
+        update(Invitation)
+        .where(
+            Invitation.organization_id == organization_id,
+            Invitation.email == email.lower(),
+            pending(now),
+        )
+        .values(revoked_at=now)
+    )
+
+
 async def accept(db: AsyncSession, user: UserSnapshot, token: str) -> Membership:
     """Spend the invitation for `user`, who becomes a member with its role."""
     now = utcnow()
@@ -205,6 +271,9 @@ async def accept(db: AsyncSession, user: UserSnapshot, token: str) -> Membership
     if spent.rowcount != 1:  # type: ignore[attr-defined]
         await db.rollback()
         raise AppError(INVALID_INVITATION)
+    # One invitation makes one membership: the organization's others to this address
+    # would let the member back in once removed.
+    await revoke_sent_to(db, invitation.organization_id, invitation.email)
     membership = Membership(
         organization_id=invitation.organization_id,
         user_id=user.id,

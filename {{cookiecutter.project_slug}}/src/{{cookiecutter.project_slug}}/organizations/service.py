@@ -40,7 +40,7 @@ from ..tenancy.row_security import bind_organization, read_memberships_of
 from ..tenancy.scoping import current_organization
 {%- endif %}
 from ..users.models import User, UserSession
-from .invitations import pending, revoke_sent_by
+from .invitations import pending, revoke_sent_by, revoke_sent_to
 from .schemas import OrganizationCreate
 
 MAX_ORGANIZATIONS_PER_USER = 10
@@ -214,6 +214,10 @@ async def remove_member(
         .values(revoked_at=now)
     )
     await revoke_sent_by(db, organization_id, user_id, None)
+    # And those to them, sent while they were a member: none lets them back in.
+    email = await db.scalar(select(User.email).where(User.id == user_id))
+    if email is not None:
+        await revoke_sent_to(db, organization_id, email)
     record(
         db,
         Event.MEMBER_REMOVED,
@@ -302,7 +306,20 @@ async def before_user_deletion(db: AsyncSession, user_id: uuid.UUID) -> None:
     write lock before it counts; it holds until the user's deletion commits.
 {%- endif %}
     """
+    # The user's row before their memberships are read: an organization being created
+    # by them (which takes this lock first) is then committed and seen, or waits and
+    # finds the account gone.
+    await lock_owner(db, user_id)
 {%- if cookiecutter.database == "postgresql" %}
+    # Then their login sessions, before any organization's rows: a refresh switching a
+    # session holds its row, then needs the organization it switches to, which this
+    # deletion may be deleting; taken here, the refresh waits or goes first, no deadlock.
+    await db.execute(
+        select(UserSession.id)
+        .where(UserSession.user_id == user_id)
+        .order_by(UserSession.id)
+        .with_for_update()
+    )
     # Row-level security shows one organization's members at a time: each of the user's
     # organizations in turn, bound to it, its rows locked until the deletion commits.
     await read_memberships_of(db, user_id)
