@@ -429,6 +429,9 @@ async def test_an_organization_goes_with_the_account_of_its_only_member(
     assert closed.status_code == 204
     async with services.sessionmaker() as db:
         assert await db.get(Organization, uuid.UUID(organization["id"])) is None
+    # Its trail too: nobody is left to read it, and no purge would find it.
+    left = [row.event for row in await audit_rows(services) if row.organization_id is not None]
+    assert left == []
 
 
 async def test_an_owner_closing_their_account_while_the_other_leaves_keeps_an_owner(

@@ -28,6 +28,7 @@ from sqlalchemy.orm import aliased
 from ..access.principal import Principal
 from ..api_keys.models import ApiKey
 from ..api_keys.service import lock_owner
+from ..audit.models import AuditEvent
 from ..audit.trail import Event, record
 from ..db import utcnow
 from ..errors import ConflictError, ForbiddenError, NotFoundError
@@ -414,8 +415,10 @@ async def _leave(db: AsyncSession, user_id: uuid.UUID, among: ColumnElement[bool
     gone = list(await db.scalars(alone))
     if gone:
         # Sessions and keys once bound to them (revoked ones of former members included)
-        # refer to them without a cascade; the audit trail keeps its rows.
-        for bound in (UserSession, ApiKey):
+        # refer to them without a cascade. Their audit events go too: no member is left
+        # to read them, the platform's trail shows no organization's events, and under
+        # row-level security no purge could find them (it visits existing organizations).
+        for bound in (UserSession, ApiKey, AuditEvent):
             await db.execute(delete(bound).where(bound.organization_id.in_(gone)))
         await db.execute(
             delete(Organization)
