@@ -1,6 +1,7 @@
 """When Redis goes away: authentication fails closed, rate limits fall back to the process,
 and both recover when Redis is back."""
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 
 from {{ cookiecutter.project_slug }}.factory import create_app
+from {{ cookiecutter.project_slug }}.redis_feed import InvalidationFeed
 from {{ cookiecutter.project_slug }}.security import rate_limit
 
 from .conftest import BASE_URL, PASSWORD, CapturedLogs, UserFactory, bearer, login, make_settings
@@ -122,3 +124,26 @@ async def test_refresh_token_reuse_during_an_outage_still_ends_the_family(
     assert logs.events("refresh_token_reused")
     redis_server.start()
     assert (await client.get("/api/v1/users/me", headers=bearer(rotated))).status_code == 401
+
+
+async def test_the_feed_stops_even_when_a_probe_swallows_its_cancellation(
+    redis_server: RedisServer,
+) -> None:
+    """redis-py may swallow the cancellation of a call under way: the app's shutdown
+    must not then wait for a heartbeat that never ends."""
+    probing = asyncio.Event()
+
+    async def stubborn_probe() -> None:
+        probing.set()
+        try:
+            await asyncio.sleep(0.2)
+        except asyncio.CancelledError:
+            await asyncio.sleep(0.05)
+
+    feed = InvalidationFeed(redis_server.url, stubborn_probe)
+    feed.start()
+    for _ in range(3):
+        probing.clear()
+        await asyncio.wait_for(probing.wait(), timeout=5)
+    await asyncio.wait_for(feed.stop(), timeout=5)
+    assert not feed.healthy

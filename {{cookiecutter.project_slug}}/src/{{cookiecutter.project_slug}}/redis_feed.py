@@ -128,8 +128,8 @@ class InvalidationFeed:
         self._task = asyncio.create_task(self._run(), name="invalidation-feed")
 
     async def stop(self) -> None:
-        # Said before the cancellation too: a client library that turns a cancelled call
-        # into an error of its own would otherwise have the loop below subscribe again.
+        # Said before the cancellation too: redis-py may swallow the cancellation of a
+        # probe under way, and the heartbeat would then go on for good.
         self._stopping = True
         if self._task is not None:
             self._task.cancel()
@@ -164,7 +164,7 @@ class InvalidationFeed:
         try:
             subscribe = (b"SUBSCRIBE", INVALIDATION_CHANNEL.encode())
             protocol.send(*_login_commands(self._url), subscribe)
-            while not protocol.lost.done():
+            while not (protocol.lost.done() or self._stopping):
                 await self._write_probe()
                 await asyncio.wait([protocol.lost], timeout=HEARTBEAT_SECONDS)
                 if time.monotonic() - protocol.heard_at > SILENCE_LIMIT_SECONDS:
