@@ -262,6 +262,22 @@ async def accept(db: AsyncSession, user: UserSnapshot, token: str) -> Membership
     # once the invitation is the user's to accept.
     await bind_organization(db, invitation.organization_id)
 {%- endif %}
+    # The owners' rows first, shared: an owner closing their account locks them before
+    # deciding whether the organization goes with them (service.before_user_deletion),
+    # so the one waits for the other, and no organization is left with a new member and
+    # no owner. None left: the organization went, and the invitation with it.
+    owners = await db.scalars(
+        select(Membership.id)
+        .where(
+            Membership.organization_id == invitation.organization_id,
+            Membership.role == OrganizationRole.OWNER,
+        )
+        .order_by(Membership.id)
+        .with_for_update(read=True)
+    )
+    if not owners.first():
+        await db.rollback()
+        raise AppError(INVALID_INVITATION)
     # Spent atomically: of two acceptances at once, one wins.
     spent = await db.execute(
         update(Invitation)
