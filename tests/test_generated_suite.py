@@ -227,34 +227,22 @@ def installed(
 class GeneratedSuiteChecks:
     """The checks every render passes; the classes below choose the renders."""
 
-    def test_generated_suite_passes(
-        self, installed: InstalledRender, rendered: tuple[Path, dict[str, str]]
-    ) -> None:
-        # The default render runs `make test`, as a user and the render's CI do: coverage
-        # is measured there (and in the removal render's). The other rows run pytest as
-        # the README says: Python 3.11's tracer doubles a suite's time, and measured, the
-        # option rows alone would take CI past its 30 minutes.
-        _, options = rendered
-        measured = options == SUITE_MATRIX[0]
-        command = (
-            ["make", "test", f"VENV={installed.venv}"]
-            if measured
-            else [installed.python, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
-        )
+    def test_generated_suite_passes(self, installed: InstalledRender) -> None:
+        # pytest, as the README says. Coverage (`make test`) is measured on the removal
+        # render's suite (test_remove_example.py), the default render less its example:
+        # Python 3.11's tracer doubles a suite's time, and measured on every row, the
+        # suites alone took CI past its 30 minutes.
         output = run(
-            command,
+            [installed.python, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
             installed.project,
             installed.venv,
             RUN_TIMEOUT,
             extra_env=installed.environment,
         )
 
-        summaries = re.findall(r"^=*\s*(\d+ passed.*) in [\d.]+s", output, re.MULTILINE)
+        summaries = re.findall(r"^(\d+ passed.*) in [\d.]+s", output, re.MULTILINE)
         assert summaries, output[-2000:]
         assert not re.search(r"failed|error", summaries[-1]), summaries[-1]
-        if measured:
-            coverage = r"Required test coverage of 9\d(\.\d+)?% reached"
-            assert re.search(coverage, output), output[-2000:]
 
     def test_generated_code_passes_ruff_check(self, installed: InstalledRender) -> None:
         run(
